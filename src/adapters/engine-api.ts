@@ -1,0 +1,768 @@
+import type {Readable} from 'node:stream'
+
+import Dockerode from 'dockerode'
+import {readFileSync} from 'node:fs'
+import {PassThrough} from 'node:stream'
+
+import type {RuntimeContext} from '../runtimes.js'
+import type {
+  Bind,
+  BuildOptions,
+  BuildResult,
+  ContainerFilter,
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  ContainerStatus,
+  ContainerSummary,
+  Endpoint,
+  EngineInfo,
+  ExecOptions,
+  ExecResult,
+  HealthcheckRunResult,
+  HealthcheckSpec,
+  HealthStatus,
+  ImageInfo,
+  LogLine,
+  LogOptions,
+  ProgressListener,
+  PullOptions,
+  PullResult,
+  PushOptions,
+  PushResult,
+  RegistryCredentials,
+} from './types.js'
+
+import {parseEndpointUrl} from '../detection/endpoint.js'
+import {parseImageRef, registryOf} from '../lib/image-ref.js'
+import {RuntimeError} from './errors.js'
+import {followJsonStream, type StreamMessage} from './json-stream.js'
+
+const NS = 1_000_000
+
+/** Where the image's health check is recorded as JSON, for engines that drop HEALTHCHECK (Podman OCI images). */
+export const HEALTHCHECK_LABEL = 'io.stigmer.healthcheck'
+
+/** Builds the dockerode client for an endpoint. */
+export function dockerodeFor(ep: Endpoint): Dockerode {
+  const parsed = parseEndpointUrl(ep.url, ep.source)
+  const read = (p?: string) => {
+    if (!p) return undefined
+    try {
+      return readFileSync(p)
+    } catch {
+      return undefined
+    }
+  }
+
+  switch (parsed.protocol) {
+    case 'npipe':
+    case 'unix': {
+      return new Dockerode({socketPath: parsed.socketPath!})
+    }
+
+    case 'ssh': {
+      return new Dockerode({
+        host: parsed.host!,
+        port: parsed.port!,
+        protocol: 'ssh',
+        ...(parsed.username ? {username: parsed.username} : {}),
+        sshOptions: {agent: process.env.SSH_AUTH_SOCK},
+      } as Dockerode.DockerOptions)
+    }
+
+    case 'tcp': {
+      const tls = ep.tls
+      return new Dockerode({
+        host: parsed.host!,
+        port: parsed.port!,
+        protocol: tls ? 'https' : 'http',
+        ...(tls ? {ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key)} : {}),
+      } as Dockerode.DockerOptions)
+    }
+  }
+}
+
+/** Maps dockerode/HTTP errors to RuntimeError reasons. */
+export function toRuntimeError(error: unknown, what: string): RuntimeError {
+  if (error instanceof RuntimeError) return error
+  const e = error as {code?: string; json?: {message?: string}; message?: string; name?: string; reason?: string; statusCode?: number}
+  const detail = e.json?.message ?? e.reason ?? e.message ?? String(error)
+  const message = `${what}: ${detail}`.replace(/\s+$/, '')
+  if (e.name === 'AbortError' || e.code === 'ABORT_ERR') return new RuntimeError('aborted', 'Cancelled.', {cause: error})
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'ECONNRESET') {
+    return new RuntimeError('unreachable', message, {cause: error})
+  }
+
+  if (e.code === 'EACCES' || e.code === 'EPERM') return new RuntimeError('permission', message, {cause: error})
+  switch (e.statusCode) {
+    case 401:
+    case 403: {
+      return new RuntimeError('auth', message, {cause: error, statusCode: e.statusCode})
+    }
+
+    case 404: {
+      return new RuntimeError('not-found', message, {cause: error, statusCode: 404})
+    }
+
+    case 409: {
+      return new RuntimeError('conflict', message, {cause: error, statusCode: 409})
+    }
+
+    default: {
+      if (/unauthorized|authentication required|denied/i.test(detail)) {
+        return new RuntimeError('auth', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
+      }
+
+      return new RuntimeError('engine', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
+    }
+  }
+}
+
+function authConfig(credentials: RegistryCredentials | undefined): Record<string, string> | undefined {
+  if (!credentials) return undefined
+  return {password: credentials.password, serveraddress: credentials.registry, username: credentials.username}
+}
+
+function toHealthcheckSpec(raw: Dockerode.HealthConfig | undefined): HealthcheckSpec | undefined {
+  if (!raw?.Test || raw.Test.length === 0 || raw.Test[0] === 'NONE') return undefined
+  const [kind, ...rest] = raw.Test
+  const test = kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : kind === 'CMD' ? rest : raw.Test
+  return {
+    test,
+    ...(raw.Interval ? {intervalMs: raw.Interval / NS} : {}),
+    ...(raw.Timeout ? {timeoutMs: raw.Timeout / NS} : {}),
+    ...(raw.StartPeriod ? {startPeriodMs: raw.StartPeriod / NS} : {}),
+    ...(raw.Retries ? {retries: raw.Retries} : {}),
+  }
+}
+
+function fromHealthcheckSpec(spec: HealthcheckSpec): Dockerode.HealthConfig {
+  return {
+    Test: ['CMD', ...spec.test],
+    ...(spec.intervalMs ? {Interval: spec.intervalMs * NS} : {}),
+    ...(spec.timeoutMs ? {Timeout: spec.timeoutMs * NS} : {}),
+    ...(spec.startPeriodMs ? {StartPeriod: spec.startPeriodMs * NS} : {}),
+    ...(spec.retries ? {Retries: spec.retries} : {}),
+  }
+}
+
+function parseHealthLabel(labels: Record<string, string> | undefined): HealthcheckSpec | undefined {
+  const raw = labels?.[HEALTHCHECK_LABEL]
+  if (!raw) return undefined
+  try {
+    const test = JSON.parse(raw) as unknown
+    if (Array.isArray(test) && test.every((t) => typeof t === 'string')) {
+      return toHealthcheckSpec({Test: test[0] === 'CMD' || test[0] === 'CMD-SHELL' ? test : ['CMD', ...test]})
+    }
+  } catch {
+    // a label we cannot read is no health check
+  }
+
+  return undefined
+}
+
+function envToRecord(env: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const entry of env ?? []) {
+    const eq = entry.indexOf('=')
+    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1)
+  }
+
+  return out
+}
+
+function parseBind(bind: string): Bind {
+  const [hostPath = '', containerPath = '', mode = ''] = bind.split(':')
+  const flags = mode.split(',')
+  return {
+    containerPath,
+    hostPath,
+    readOnly: flags.includes('ro'),
+    ...(flags.includes('Z') ? {selinuxRelabel: 'private' as const} : flags.includes('z') ? {selinuxRelabel: 'shared' as const} : {}),
+  }
+}
+
+/**
+ * Splits the engine's multiplexed stdout/stderr stream (8-byte frame headers)
+ * into lines. A container with a TTY sends a raw stream; then everything is stdout.
+ */
+export async function* demuxLines(stream: Readable, options: {raw?: boolean; timestamps?: boolean}): AsyncGenerator<LogLine> {
+  let pending: Buffer = Buffer.alloc(0)
+  const partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
+  const lines = function* (kind: 'stderr' | 'stdout', text: string): Generator<LogLine> {
+    const all = partial[kind] + text
+    const parts = all.split('\n')
+    partial[kind] = parts.pop() ?? ''
+    for (const part of parts) yield toLine(kind, part)
+  }
+
+  const toLine = (kind: 'stderr' | 'stdout', raw: string): LogLine => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (options.timestamps) {
+      const space = line.indexOf(' ')
+      if (space > 0 && /^\d{4}-\d\d-\d\dT/.test(line)) return {stream: kind, text: line.slice(space + 1), timestamp: line.slice(0, space)}
+    }
+
+    return {stream: kind, text: line, timestamp: undefined}
+  }
+
+  for await (const chunk of stream) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    if (options.raw) {
+      yield* lines('stdout', buf.toString('utf8'))
+      continue
+    }
+
+    pending = pending.length === 0 ? buf : Buffer.concat([pending, buf])
+    while (pending.length >= 8) {
+      const type = pending[0]
+      const size = pending.readUInt32BE(4)
+      if (pending.length < 8 + size) break
+      const payload = pending.subarray(8, 8 + size).toString('utf8')
+      pending = pending.subarray(8 + size)
+      yield* lines(type === 2 ? 'stderr' : 'stdout', payload)
+    }
+  }
+
+  for (const kind of ['stdout', 'stderr'] as const) {
+    if (partial[kind] !== '') yield toLine(kind, partial[kind])
+  }
+}
+
+/**
+ * The Docker Engine API, as both Docker and Podman (through its
+ * Docker-compatible service) speak it. DockerAdapter and PodmanAdapter extend
+ * this and override what differs.
+ */
+export abstract class EngineApiRuntime implements ContainerRuntime {
+  abstract readonly cli: string
+  abstract readonly displayName: string
+  abstract readonly hostGatewayName: string
+  abstract readonly name: string
+  protected readonly client: Dockerode
+  private cachedInfo: EngineInfo | undefined
+
+  constructor(
+    readonly endpoint: Endpoint,
+    protected readonly ctx: RuntimeContext,
+  ) {
+    this.client = dockerodeFor(endpoint)
+  }
+
+  async buildImage(options: BuildOptions): Promise<BuildResult> {
+    if (options.platforms && options.platforms.length > 1) return this.buildMultiPlatform(options)
+    const tarFs = await import('tar-fs')
+    const context = tarFs.pack(options.contextDir)
+    const [first, ...rest] = options.tags
+    let step: string | undefined
+    const stepOutput: string[] = []
+    let imageId: string | undefined
+    const buildOpts: Record<string, unknown> = {
+      dockerfile: options.dockerfile,
+      rm: true,
+      forcerm: true,
+      ...(first ? {t: first} : {}),
+      ...(options.buildArgs ? {buildargs: options.buildArgs} : {}),
+      ...(options.labels ? {labels: options.labels} : {}),
+      ...(options.platforms?.length === 1 ? {platform: options.platforms[0]} : {}),
+      ...(options.target ? {target: options.target} : {}),
+      ...(options.noCache ? {nocache: true} : {}),
+      ...this.buildQueryExtras(),
+    }
+    try {
+      const stream = (await this.client.buildImage(context, {
+        ...buildOpts,
+        ...(options.signal ? {abortSignal: options.signal} : {}),
+      } as Dockerode.ImageBuildOptions)) as unknown as Readable
+      await followJsonStream(
+        stream,
+        (message) => {
+          if (message.aux && typeof message.aux.ID === 'string') imageId = message.aux.ID
+          const text = message.stream ?? (message.status && !message.id ? message.status : undefined)
+          if (text === undefined) return
+          for (const line of text.split('\n')) {
+            if (line.trim() === '') continue
+            if (/^(STEP|Step) \d+\/\d+ ?:/.test(line)) {
+              step = line.trim()
+              stepOutput.length = 0
+              options.onProgress?.({kind: 'status', message: step})
+              continue
+            }
+
+            const idMatch = /^(?:Successfully built|COMMIT .*\n?-->) ?([\da-f]{12,64})/.exec(line.trim())
+            if (idMatch) imageId ??= idMatch[1]
+            if (/^[\da-f]{64}$/.test(line.trim())) imageId = line.trim()
+            stepOutput.push(line)
+            if (stepOutput.length > 200) stepOutput.shift()
+            options.onProgress?.({kind: 'build-output', line, ...(step ? {step} : {})})
+          }
+        },
+        options.signal,
+      )
+    } catch (error) {
+      if (error instanceof RuntimeError && (error.reason === 'stream' || error.reason === 'not-found' || error.reason === 'auth')) {
+        throw new RuntimeError('build', error.message, {
+          cause: error,
+          output: stepOutput.join('\n'),
+          ...(step ? {step} : {}),
+        })
+      }
+
+      throw toRuntimeError(error, 'Build failed')
+    }
+
+    if (first) {
+      const info = await this.inspectImage(first)
+      if (!info) throw new RuntimeError('build', `The build finished but ${first} does not exist.`, {output: stepOutput.join('\n')})
+      imageId = info.id
+      for (const tag of rest) await this.tagImage(first, tag)
+    }
+
+    return {
+      id: imageId ?? '',
+      manifestList: false,
+      platforms: options.platforms ?? [],
+      tags: options.tags,
+    }
+  }
+
+  async close(): Promise<void> {
+    // dockerode keeps no persistent connection on unix sockets; subclasses stop helpers.
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const info = await this.info()
+    const binds = spec.binds.map((b) => this.formatBind(b, info))
+    const body: Dockerode.ContainerCreateOptions = {
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      HostConfig: {
+        Binds: binds,
+        NetworkMode: spec.network,
+        ...(spec.extraHosts ? {ExtraHosts: Object.entries(spec.extraHosts).map(([h, a]) => `${h}:${this.hostAddress(a)}`)} : {}),
+        ...(spec.restartPolicy ? {RestartPolicy: {Name: spec.restartPolicy}} : {}),
+        ...this.hostConfigExtras(spec, info),
+      },
+      Image: spec.image,
+      Labels: {...spec.labels},
+      name: spec.name,
+      ...(spec.user ? {User: spec.user} : {}),
+      ...(spec.healthcheck ? {Healthcheck: fromHealthcheckSpec(spec.healthcheck)} : {}),
+      ...(spec.command ? {Cmd: [...spec.command]} : {}),
+      ...(spec.entrypoint ? {Entrypoint: [...spec.entrypoint]} : {}),
+      ...(spec.stopTimeoutSeconds === undefined ? {} : {StopTimeout: spec.stopTimeoutSeconds}),
+    }
+    try {
+      const container = await this.client.createContainer(body)
+      return container.id
+    } catch (error) {
+      throw toRuntimeError(error, `Could not create container ${spec.name}`)
+    }
+  }
+
+  async credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
+    const {credentialsFromFile, dockerConfigPath} = await import('./registry-auth.js')
+    return credentialsFromFile(dockerConfigPath(this.ctx.machine.env as NodeJS.ProcessEnv), registry)
+  }
+
+  async exec(id: string, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    try {
+      const container = this.client.getContainer(id)
+      const exec = await container.exec({
+        AttachStderr: true,
+        AttachStdout: true,
+        Cmd: [...command],
+        ...(options.user ? {User: options.user} : {}),
+        ...(options.env ? {Env: Object.entries(options.env).map(([k, v]) => `${k}=${v}`)} : {}),
+        ...(options.workdir ? {WorkingDir: options.workdir} : {}),
+      })
+      const stream = (await exec.start({hijack: true, stdin: false})) as unknown as Readable
+      let stdout = ''
+      let stderr = ''
+      const collect = (async () => {
+        for await (const line of demuxLines(stream, {})) {
+          if (line.stream === 'stderr') stderr += line.text + '\n'
+          else stdout += line.text + '\n'
+        }
+      })()
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = () => stream.destroy()
+      options.signal?.addEventListener('abort', onAbort, {once: true})
+      try {
+        await (options.timeoutMs
+          ? Promise.race([
+              collect,
+              new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                  stream.destroy()
+                  reject(new RuntimeError('timeout', `The command did not finish within ${options.timeoutMs} ms.`))
+                }, options.timeoutMs)
+              }),
+            ])
+          : collect)
+      } finally {
+        if (timer) clearTimeout(timer)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+
+      if (options.signal?.aborted) throw new RuntimeError('aborted', 'Cancelled.')
+      let exitCode: null | number = null
+      for (let i = 0; i < 20; i++) {
+        const inspected = await exec.inspect()
+        if (!inspected.Running) {
+          exitCode = inspected.ExitCode
+          break
+        }
+
+        await new Promise((r) => setTimeout(r, 25))
+      }
+
+      return {exitCode: exitCode ?? -1, stderr: stderr.replace(/\n$/, ''), stdout: stdout.replace(/\n$/, '')}
+    } catch (error) {
+      throw toRuntimeError(error, `Could not run ${command[0] ?? 'a command'} in ${id}`)
+    }
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    return (await this.inspectImage(ref)) !== undefined
+  }
+
+  async info(): Promise<EngineInfo> {
+    if (this.cachedInfo) return this.cachedInfo
+    try {
+      const [info, version] = await Promise.all([this.client.info(), this.client.version()])
+      const security: string[] = info.SecurityOptions ?? []
+      const platformName = (version as {Platform?: {Name?: string}}).Platform?.Name
+      const hostPlatform = this.ctx.machine.platform
+      const remote = !this.endpoint.url.startsWith('unix://') && !this.endpoint.url.startsWith('npipe://')
+      const os = String(info.OperatingSystem ?? '')
+      const inVm = hostPlatform !== 'linux' || remote || /docker desktop/i.test(`${os} ${platformName ?? ''}`) || /linuxkit/i.test(String(info.KernelVersion ?? ''))
+      this.cachedInfo = {
+        apiVersion: version.ApiVersion,
+        arch: version.Arch,
+        dataRoot: info.DockerRootDir,
+        endpoint: this.endpoint,
+        inVm,
+        name: this.productName(platformName, os),
+        os: version.Os,
+        rootless: security.some((s) => s.includes('rootless')),
+        runtime: this.name,
+        securityOptions: security,
+        version: version.Version,
+      }
+      return this.cachedInfo
+    } catch (error) {
+      throw toRuntimeError(error, `${this.displayName} did not answer`)
+    }
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerInfo | undefined> {
+    let raw: Dockerode.ContainerInspectInfo
+    try {
+      raw = await this.client.getContainer(idOrName).inspect()
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not inspect ${idOrName}`)
+      if (mapped.reason === 'not-found') return undefined
+      throw mapped
+    }
+
+    const health = (raw.State as {Health?: {FailingStreak?: number; Log?: Array<{End: string; ExitCode: number; Output: string; Start: string}>; Status?: string}}).Health
+    const status = (raw.State.Status ?? 'created') as ContainerStatus
+    const configHealth = toHealthcheckSpec(raw.Config.Healthcheck) ?? parseHealthLabel(raw.Config.Labels)
+    const healthStatus: HealthStatus = health?.Status && health.Status !== '' ? (health.Status as HealthStatus) : 'none'
+    const zeroTime = (t: string | undefined) => (!t || t.startsWith('0001-') ? undefined : t)
+    return {
+      binds: (raw.HostConfig.Binds ?? []).map((b) => parseBind(b)),
+      created: raw.Created,
+      env: envToRecord(raw.Config.Env),
+      error: raw.State.Error || undefined,
+      exitCode: raw.State.ExitCode,
+      finishedAt: zeroTime(raw.State.FinishedAt),
+      healthFailingStreak: health?.FailingStreak ?? 0,
+      healthLog: (health?.Log ?? []).map((l) => ({end: l.End, exitCode: l.ExitCode, output: l.Output, start: l.Start})),
+      health: healthStatus,
+      healthcheck: configHealth,
+      id: raw.Id,
+      image: raw.Config.Image,
+      imageId: raw.Image,
+      labels: raw.Config.Labels ?? {},
+      name: raw.Name.replace(/^\//, ''),
+      network: raw.HostConfig.NetworkMode ?? '',
+      oomKilled: raw.State.OOMKilled,
+      restartCount: raw.RestartCount ?? 0,
+      running: raw.State.Running,
+      startedAt: zeroTime(raw.State.StartedAt),
+      status,
+      user: raw.Config.User ?? '',
+    }
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    let raw: Dockerode.ImageInspectInfo
+    try {
+      raw = await this.client.getImage(ref).inspect()
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not inspect image ${ref}`)
+      if (mapped.reason === 'not-found') return undefined
+      throw mapped
+    }
+
+    const config = (raw.Config ?? {}) as Dockerode.ImageInspectInfo['Config'] & {Healthcheck?: Dockerode.HealthConfig}
+    const healthcheck = toHealthcheckSpec(config.Healthcheck) ?? parseHealthLabel(config.Labels ?? undefined)
+    return {
+      architecture: raw.Architecture,
+      created: raw.Created,
+      digests: raw.RepoDigests ?? [],
+      id: raw.Id,
+      labels: config.Labels ?? {},
+      os: raw.Os,
+      size: raw.Size,
+      tags: raw.RepoTags ?? [],
+      user: config.User ?? '',
+      ...(healthcheck ? {healthcheck} : {}),
+      ...((raw as {Variant?: string}).Variant ? {variant: (raw as {Variant?: string}).Variant!} : {}),
+    }
+  }
+
+  async listContainers(filter: ContainerFilter = {}): Promise<ContainerSummary[]> {
+    const filters: Record<string, string[]> = {}
+    if (filter.name) filters.name = [filter.name]
+    if (filter.labels) filters.label = Object.entries(filter.labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+    try {
+      const list = await this.client.listContainers({all: filter.all ?? true, filters})
+      return list
+        .map((c) => ({
+          id: c.Id,
+          image: c.Image,
+          labels: c.Labels ?? {},
+          name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+          status: c.State as ContainerStatus,
+        }))
+        .filter((c) => !filter.name || c.name === filter.name)
+    } catch (error) {
+      throw toRuntimeError(error, 'Could not list containers')
+    }
+  }
+
+  async login(credentials: RegistryCredentials): Promise<void> {
+    try {
+      await this.client.checkAuth(authConfig(credentials)!)
+    } catch (error) {
+      const mapped = toRuntimeError(error, `${credentials.registry} refused the login for ${credentials.username}`)
+      throw mapped.reason === 'engine' && /unauthorized|denied|incorrect|invalid/i.test(mapped.message)
+        ? new RuntimeError('auth', mapped.message, {cause: error})
+        : mapped
+    }
+
+    await this.storeCredentials(credentials)
+  }
+
+  async *logs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
+    const container = this.client.getContainer(id)
+    let tty = false
+    try {
+      tty = Boolean((await container.inspect()).Config.Tty)
+      const opts = {
+        follow: options.follow ?? false,
+        stderr: true,
+        stdout: true,
+        timestamps: options.timestamps ?? false,
+        ...(options.tail === undefined ? {} : {tail: options.tail}),
+        ...(options.since === undefined ? {} : {since: options.since}),
+        ...(options.signal ? {abortSignal: options.signal} : {}),
+      }
+      // dockerode returns a Buffer when follow is false and a stream when it is true.
+      const result = (await container.logs(opts as never)) as unknown as Buffer | Readable
+      const stream: Readable =
+        Buffer.isBuffer(result) ? (() => {
+          const p = new PassThrough()
+          p.end(result)
+          return p
+        })() : result
+      const onAbort = () => stream.destroy()
+      options.signal?.addEventListener('abort', onAbort, {once: true})
+      try {
+        yield* demuxLines(stream, {raw: tty, timestamps: options.timestamps ?? false})
+      } catch (error) {
+        if (options.signal?.aborted) return
+        throw error
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort)
+        stream.destroy()
+      }
+    } catch (error) {
+      if (options.signal?.aborted) return
+      throw toRuntimeError(error, `Could not read logs of ${id}`)
+    }
+  }
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    try {
+      await (signal ? this.client.ping({abortSignal: signal} as never) : this.client.ping())
+    } catch (error) {
+      throw toRuntimeError(error, `${this.displayName} did not answer at ${this.endpoint.url}`)
+    }
+  }
+
+  async pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
+    const parsed = parseImageRef(ref)
+    const credentials = options.credentials ?? (await this.credentialsFor(registryOf(parsed)).catch(() => undefined))
+    try {
+      const stream = (await this.client.pull(parsed.ref, {
+        ...(credentials ? {authconfig: authConfig(credentials)} : {}),
+        ...(options.platform ? {platform: options.platform} : {}),
+        ...(options.signal ? {abortSignal: options.signal} : {}),
+      })) as Readable
+      await followJsonStream(stream, (m) => this.emitProgress(m, options.onProgress), options.signal)
+    } catch (error) {
+      throw toRuntimeError(error, `Could not pull ${ref}`)
+    }
+
+    const info = await this.inspectImage(parsed.ref)
+    if (!info) throw new RuntimeError('not-found', `The pull of ${ref} ended but the image is not there.`)
+    const name = parsed.registry ? `${parsed.registry}/${parsed.repository}` : parsed.repository
+    const digest = parsed.digest ?? info.digests.find((d) => d.startsWith(`${name}@`))?.split('@')[1]
+    return {digest, id: info.id, ref: parsed.ref}
+  }
+
+  async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
+    const parsed = parseImageRef(ref)
+    const name = parsed.registry ? `${parsed.registry}/${parsed.repository}` : parsed.repository
+    const credentials = options.credentials ?? (await this.credentialsFor(registryOf(parsed)).catch(() => undefined))
+    let digest: string | undefined
+    try {
+      const stream = (await this.client.getImage(name).push({
+        tag: parsed.tag ?? 'latest',
+        ...(credentials ? {authconfig: authConfig(credentials)} : {}),
+        ...(options.signal ? {abortSignal: options.signal} : {}),
+      } as never)) as unknown as Readable
+      await followJsonStream(
+        stream,
+        (m) => {
+          if (m.aux && typeof m.aux.Digest === 'string') digest = m.aux.Digest
+          const match = m.status ? /digest: (sha256:[\da-f]{64})/.exec(m.status) : null
+          if (match) digest = match[1]
+          this.emitProgress(m, options.onProgress)
+        },
+        options.signal,
+      )
+    } catch (error) {
+      throw toRuntimeError(error, `Could not push ${ref}`)
+    }
+
+    return {digest, ref: parsed.ref}
+  }
+
+  async removeContainer(id: string, options: {force?: boolean} = {}): Promise<void> {
+    try {
+      await this.client.getContainer(id).remove({force: options.force ?? false, v: false})
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not remove container ${id}`)
+      if (mapped.reason === 'not-found') return
+      // "removal already in progress" is fine: it is going away.
+      if (mapped.reason === 'conflict' && /already in progress/i.test(mapped.message)) return
+      throw mapped
+    }
+  }
+
+  async removeImage(ref: string, options: {force?: boolean} = {}): Promise<void> {
+    try {
+      await this.client.getImage(ref).remove({force: options.force ?? false})
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not remove image ${ref}`)
+      if (mapped.reason === 'not-found') return
+      throw mapped
+    }
+  }
+
+  /** Docker runs health checks itself but offers no "run it now": exec the check's command. */
+  async runHealthcheck(id: string): Promise<HealthcheckRunResult> {
+    const info = await this.inspectContainer(id)
+    if (!info) throw new RuntimeError('not-found', `No container ${id}.`)
+    if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
+    if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
+    const result = await this.exec(id, info.healthcheck.test, {timeoutMs: info.healthcheck.timeoutMs ?? 30_000})
+    const output = [result.stdout, result.stderr].filter(Boolean).join('\n')
+    return {exitCode: result.exitCode, output, status: result.exitCode === 0 ? 'healthy' : 'unhealthy'}
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.client.getContainer(id).start()
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not start container ${id}`)
+      // 304: already started
+      if ((mapped.statusCode ?? 0) === 304) return
+      throw mapped
+    }
+  }
+
+  async stopContainer(id: string, options: {timeoutSeconds?: number} = {}): Promise<void> {
+    try {
+      await this.client.getContainer(id).stop(options.timeoutSeconds === undefined ? {} : {t: options.timeoutSeconds})
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not stop container ${id}`)
+      if (mapped.statusCode === 304 || mapped.reason === 'not-found') return
+      throw mapped
+    }
+  }
+
+  async tagImage(source: string, target: string): Promise<void> {
+    const parsed = parseImageRef(target)
+    const repo = parsed.registry ? `${parsed.registry}/${parsed.repository}` : parsed.repository
+    try {
+      await this.client.getImage(source).tag({repo, tag: parsed.tag ?? 'latest'})
+    } catch (error) {
+      throw toRuntimeError(error, `Could not tag ${source} as ${target}`)
+    }
+  }
+
+  /** Multi-platform builds differ per engine. */
+  protected abstract buildMultiPlatform(options: BuildOptions): Promise<BuildResult>
+
+  /** Extra query parameters for /build (Podman: keep the Docker format so HEALTHCHECK survives). */
+  protected buildQueryExtras(): Record<string, unknown> {
+    return {}
+  }
+
+  protected emitProgress(message: StreamMessage, listener: ProgressListener | undefined): void {
+    if (!listener) return
+    if (message.id && message.status) {
+      listener({
+        id: message.id,
+        kind: 'layer',
+        status: message.status,
+        ...(message.progressDetail?.current === undefined ? {} : {current: message.progressDetail.current}),
+        ...(message.progressDetail?.total === undefined ? {} : {total: message.progressDetail.total}),
+      })
+    } else if (message.status) {
+      listener({kind: 'status', message: message.status})
+    } else if (message.stream && message.stream.trim() !== '') {
+      listener({kind: 'status', message: message.stream.trim()})
+    }
+  }
+
+  protected formatBind(bind: Bind, info: EngineInfo): string {
+    const flags: string[] = []
+    if (bind.readOnly) flags.push('ro')
+    if (bind.selinuxRelabel && info.securityOptions.some((s) => s.includes('selinux'))) {
+      flags.push(bind.selinuxRelabel === 'private' ? 'Z' : 'z')
+    }
+
+    return `${bind.hostPath}:${bind.containerPath}${flags.length > 0 ? `:${flags.join(',')}` : ''}`
+  }
+
+  /** Translates 'host-gateway' for engines that do not know it. */
+  protected hostAddress(address: string): string {
+    return address
+  }
+
+  protected hostConfigExtras(_spec: ContainerSpec, _info: EngineInfo): Partial<Dockerode.HostConfig> {
+    return {}
+  }
+
+  protected abstract productName(platformName: string | undefined, os: string): string
+
+  /** Stores verified credentials where the engine's CLI keeps them. */
+  protected abstract storeCredentials(credentials: RegistryCredentials): Promise<void>
+}

@@ -1,0 +1,222 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {
+  BuildOptions,
+  BuildResult,
+  ContainerSpec,
+  EngineInfo,
+  HealthcheckRunResult,
+  HealthStatus,
+  PushOptions,
+  PushResult,
+  RegistryCredentials,
+} from './types.js'
+
+import {which} from '../detection/machine.js'
+import {parseImageRef, registryOf} from '../lib/image-ref.js'
+import {EngineApiRuntime, toRuntimeError} from './engine-api.js'
+import {RuntimeError} from './errors.js'
+import {classifyStreamError} from './json-stream.js'
+import {credentialsFromFile, podmanAuthPaths} from './registry-auth.js'
+
+/**
+ * Podman, through its Docker-compatible API service (a socket the user runs,
+ * Podman machine's forwarded socket, or one stigmer starts). What differs from
+ * Docker lives here: the host alias, health checks run on demand (Podman needs
+ * systemd timers for periodic checks), Docker-format builds (OCI drops
+ * HEALTHCHECK), keep-id user namespaces, manifest lists.
+ */
+export class PodmanAdapter extends EngineApiRuntime {
+  readonly cli = 'podman'
+  readonly displayName = 'Podman'
+  readonly hostGatewayName = 'host.containers.internal'
+  readonly name = 'podman'
+
+  override async credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
+    for (const path of podmanAuthPaths(this.ctx.machine.env as NodeJS.ProcessEnv)) {
+      const found = await credentialsFromFile(path, registry)
+      if (found) return found
+    }
+
+    return undefined
+  }
+
+  override async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
+    if (await this.isManifestList(ref)) return this.pushManifestList(ref, options)
+    return super.pushImage(ref, options)
+  }
+
+  /**
+   * Runs the health check now, through libpod's endpoint, which records the
+   * result in the container's health log like a timer-driven check would.
+   */
+  override async runHealthcheck(id: string): Promise<HealthcheckRunResult> {
+    const info = await this.inspectContainer(id)
+    if (!info) throw new RuntimeError('not-found', `No container ${id}.`)
+    if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
+    if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
+    try {
+      const result = (await new Promise<unknown>((resolve, reject) => {
+        this.client.modem.dial(
+          {
+            method: 'GET',
+            options: {},
+            path: `/libpod/containers/${encodeURIComponent(id)}/healthcheck?`,
+            statusCodes: {200: true, 404: 'no such container', 409: 'container has no health check or is not running', 500: 'server error'},
+          },
+          (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
+        )
+      })) as {FailingStreak?: number; Log?: Array<{ExitCode: number; Output: string}>; Status?: string}
+      const last = result.Log?.at(-1)
+      return {
+        exitCode: last?.ExitCode ?? (result.Status === 'healthy' ? 0 : 1),
+        output: (last?.Output ?? '').trim(),
+        status: (result.Status as HealthStatus) || 'starting',
+      }
+    } catch (error) {
+      const mapped = toRuntimeError(error, `Could not run the health check of ${id}`)
+      // The image's HEALTHCHECK was dropped (OCI format) but our label has it: exec it.
+      if (mapped.statusCode === 409) return super.runHealthcheck(id)
+      throw mapped
+    }
+  }
+
+  /** `podman build --platform a,b --manifest NAME`: Podman assembles the manifest list itself. */
+  protected async buildMultiPlatform(options: BuildOptions): Promise<BuildResult> {
+    const podman = this.podmanBinary()
+    const {execa} = await import('execa')
+    const [name, ...rest] = options.tags
+    if (!name) throw new RuntimeError('build', 'A multi-platform build needs a tag for its manifest list.')
+    const env = this.cliEnv()
+    // --manifest adds to an existing list: start from an empty one.
+    await execa(podman, ['manifest', 'rm', name], {env, reject: false})
+    await execa(podman, ['rmi', '--force', name], {env, reject: false})
+    const args = ['build', '--format', 'docker', '--platform', options.platforms!.join(','), '--manifest', name, '-f', join(options.contextDir, options.dockerfile)]
+    for (const [k, v] of Object.entries(options.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`)
+    for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`)
+    if (options.target) args.push('--target', options.target)
+    if (options.noCache) args.push('--no-cache')
+    args.push(options.contextDir)
+    let step: string | undefined
+    const output: string[] = []
+    const child = execa(podman, args, {all: true, env, reject: false, ...(options.signal ? {cancelSignal: options.signal} : {})})
+    child.all?.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.trim() === '') continue
+        if (/^\[[^\]]+\] STEP \d+\/\d+:|^STEP \d+\/\d+:/.test(line)) {
+          step = line.trim()
+          output.length = 0
+          options.onProgress?.({kind: 'status', message: step})
+          continue
+        }
+
+        output.push(line)
+        if (output.length > 200) output.shift()
+        options.onProgress?.({kind: 'build-output', line, ...(step ? {step} : {})})
+      }
+    })
+    const result = await child
+    if (options.signal?.aborted) throw new RuntimeError('aborted', 'Cancelled.')
+    if (result.exitCode !== 0) {
+      const lastError = output.findLast((l) => /^Error:|error/i.test(l)) ?? `podman build exited with code ${result.exitCode}`
+      throw new RuntimeError('build', lastError, {output: output.join('\n'), ...(step ? {step} : {})})
+    }
+
+    for (const tag of rest) {
+      const tagged = await execa(podman, ['tag', name, tag], {env, reject: false})
+      if (tagged.exitCode !== 0) throw new RuntimeError('engine', `Could not tag ${name} as ${tag}: ${tagged.stderr}`)
+    }
+
+    const inspect = await execa(podman, ['manifest', 'inspect', name], {env, reject: false})
+    const digestOf = await execa(podman, ['image', 'inspect', '--format', '{{.Id}}', name], {env, reject: false})
+    if (inspect.exitCode !== 0) throw new RuntimeError('build', `The build finished but no manifest list ${name} exists.`)
+    return {id: digestOf.stdout.trim(), manifestList: true, platforms: options.platforms!, tags: options.tags}
+  }
+
+  /** Podman's compat /build defaults to OCI, which has no HEALTHCHECK: ask for the Docker format. */
+  protected override buildQueryExtras(): Record<string, unknown> {
+    return {outputformat: 'application/vnd.docker.distribution.manifest.v2+json'}
+  }
+
+  protected override hostConfigExtras(spec: ContainerSpec, info: EngineInfo): Record<string, unknown> {
+    // Rootless Podman maps the user to root inside; keep-id keeps their own uid, so files in binds stay theirs.
+    return spec.keepUserNamespace && info.rootless ? {UsernsMode: 'keep-id'} : {}
+  }
+
+  protected productName(): string {
+    return 'Podman Engine'
+  }
+
+  protected async storeCredentials(credentials: RegistryCredentials): Promise<void> {
+    const {execa} = await import('execa')
+    const result = await execa(this.podmanBinary(), ['login', '--username', credentials.username, '--password-stdin', credentials.registry], {
+      env: this.cliEnv(),
+      input: credentials.password,
+      reject: false,
+      timeout: 60_000,
+    })
+    if (result.exitCode !== 0) throw new RuntimeError('auth', `podman login ${credentials.registry} failed: ${result.stderr.trim()}`)
+  }
+
+  private cliEnv(): NodeJS.ProcessEnv {
+    const env = {...(this.ctx.machine.env as NodeJS.ProcessEnv)}
+    // The podman CLI talks to local storage directly on Linux; elsewhere it goes through CONTAINER_HOST.
+    if (this.ctx.machine.platform !== 'linux') env.CONTAINER_HOST = this.endpoint.url
+    return env
+  }
+
+  private async isManifestList(ref: string): Promise<boolean> {
+    const {execa} = await import('execa')
+    const podman = which('podman', this.ctx.machine.env as NodeJS.ProcessEnv)
+    if (!podman) return false
+    const result = await execa(podman, ['manifest', 'exists', ref], {env: this.cliEnv(), reject: false})
+    return result.exitCode === 0
+  }
+
+  private podmanBinary(): string {
+    const podman = which('podman', this.ctx.machine.env as NodeJS.ProcessEnv)
+    if (!podman) throw new RuntimeError('unsupported', 'This needs the podman CLI on PATH.')
+    return podman
+  }
+
+  /** `podman manifest push --all`, credentials in a private temporary auth file (never on the command line). */
+  private async pushManifestList(ref: string, options: PushOptions): Promise<PushResult> {
+    const {execa} = await import('execa')
+    const parsed = parseImageRef(ref)
+    const credentials = options.credentials ?? (await this.credentialsFor(registryOf(parsed)))
+    const dir = mkdtempSync(join(tmpdir(), 'stigmer-auth-'))
+    const digestFile = join(dir, 'digest')
+    const args = ['manifest', 'push', '--all', '--format', 'v2s2', '--digestfile', digestFile]
+    try {
+      if (credentials) {
+        const authFile = join(dir, 'auth.json')
+        const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')
+        writeFileSync(authFile, JSON.stringify({auths: {[credentials.registry]: {auth}}}), {mode: 0o600})
+        args.push('--authfile', authFile)
+      }
+
+      args.push(ref, `docker://${ref}`)
+      options.onProgress?.({kind: 'status', message: `Pushing manifest list ${ref}`})
+      const result = await execa(this.podmanBinary(), args, {all: true, env: this.cliEnv(), reject: false, ...(options.signal ? {cancelSignal: options.signal} : {})})
+      if (options.signal?.aborted) throw new RuntimeError('aborted', 'Cancelled.')
+      if (result.exitCode !== 0) {
+        const text = String(result.all ?? '').trim().split('\n').at(-1) ?? 'podman manifest push failed'
+        throw new RuntimeError(classifyStreamError(text) === 'auth' ? 'auth' : 'stream', text)
+      }
+
+      let digest: string | undefined
+      try {
+        const {readFileSync} = await import('node:fs')
+        digest = readFileSync(digestFile, 'utf8').trim() || undefined
+      } catch {
+        digest = undefined
+      }
+
+      return {digest, ref: parsed.ref}
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The seam between stigmer and a container engine.
+ *
+ * Everything here is in stigmer's own vocabulary: no dockerode, execa or engine
+ * types leak through. A new engine is added by implementing `ContainerRuntime`
+ * (see docs/architecture.md, "Adding a runtime").
+ */
+
+/** Names of the runtimes stigmer ships. Plugins may add more (see plugin-api.ts). */
+export type RuntimeName = string
+
+/** How to reach an engine: a unix socket, a named pipe, TCP or SSH. */
+export interface Endpoint {
+  /** Where the endpoint came from, for `stigmer doctor` ("DOCKER_HOST", "docker context 'colima'", ...). */
+  readonly source: string
+  /** The endpoint as a URL: unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host, npipe:////./pipe/docker_engine. */
+  readonly url: string
+  /** TLS material for tcp:// endpoints (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH or a context's TLS dir). */
+  readonly tls?: {ca?: string; cert?: string; key?: string; verify: boolean}
+}
+
+export interface EngineInfo {
+  readonly runtime: RuntimeName
+  /** Product name as the engine reports it: "Docker Engine - Community", "Podman Engine", "Docker Desktop". */
+  readonly name: string
+  readonly version: string
+  readonly apiVersion: string
+  readonly os: string
+  readonly arch: string
+  readonly rootless: boolean
+  readonly endpoint: Endpoint
+  /** The engine runs inside a VM (Docker Desktop, Podman machine, Colima): host networking does not reach the host. */
+  readonly inVm: boolean
+  /** Where images are stored, when the engine says (for free-disk checks). */
+  readonly dataRoot?: string
+  /** Security options reported by the engine (selinux, apparmor, seccomp, rootless, userns). */
+  readonly securityOptions: readonly string[]
+}
+
+/** A parsed image reference. `ImageRef.parse` in ../lib/image-ref.ts builds these. */
+export interface ImageRef {
+  /** Registry host (with port) or undefined for Docker Hub. */
+  readonly registry: string | undefined
+  readonly repository: string
+  readonly tag: string | undefined
+  readonly digest: string | undefined
+  /** The full reference as given to the engine: registry/repository[:tag][@digest]. */
+  readonly ref: string
+}
+
+export interface ImageInfo {
+  readonly id: string
+  /** Names the engine knows the image by (repo:tag). */
+  readonly tags: readonly string[]
+  /** Repo digests (repo@sha256:...), one per registry it was pulled from or pushed to. */
+  readonly digests: readonly string[]
+  readonly size: number
+  readonly architecture: string
+  readonly os: string
+  readonly variant?: string
+  readonly created: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly user: string
+  readonly healthcheck?: HealthcheckSpec
+}
+
+export interface HealthcheckSpec {
+  /** Exec form of the check ("CMD-SHELL" checks are stored as ['/bin/sh', '-c', cmd]). */
+  readonly test: readonly string[]
+  readonly intervalMs?: number
+  readonly timeoutMs?: number
+  readonly startPeriodMs?: number
+  readonly retries?: number
+}
+
+/** Registry credentials. Never logged; adapters hand them to the engine out of band (header, stdin). */
+export interface RegistryCredentials {
+  readonly username: string
+  readonly password: string
+  readonly registry: string
+}
+
+/** One progress event of a pull or push, per layer. */
+export interface LayerProgress {
+  readonly kind: 'layer'
+  readonly id: string
+  /** Pulling fs layer, Waiting, Downloading, Extracting, Pushing, Pushed, Already exists, Pull complete, ... */
+  readonly status: string
+  readonly current?: number
+  readonly total?: number
+}
+
+/** A free-text status line of a pull/push/build ("Pulling from x", "Step 3/9 : RUN ..."). */
+export interface StatusProgress {
+  readonly kind: 'status'
+  readonly message: string
+}
+
+/** A line of build output. */
+export interface BuildOutput {
+  readonly kind: 'build-output'
+  readonly line: string
+  /** "Step 3/9 : RUN ..." of the step this output belongs to, when known. */
+  readonly step?: string
+}
+
+export type ProgressEvent = BuildOutput | LayerProgress | StatusProgress
+
+export type ProgressListener = (event: ProgressEvent) => void
+
+export interface PullOptions {
+  readonly credentials?: RegistryCredentials
+  readonly platform?: string
+  readonly onProgress?: ProgressListener
+  readonly signal?: AbortSignal
+}
+
+export interface PushOptions {
+  readonly credentials?: RegistryCredentials
+  readonly onProgress?: ProgressListener
+  readonly signal?: AbortSignal
+}
+
+export interface BuildOptions {
+  /** A staged build context folder (already filtered by the ignore rules). */
+  readonly contextDir: string
+  /** Dockerfile path relative to contextDir. */
+  readonly dockerfile: string
+  readonly tags: readonly string[]
+  readonly buildArgs?: Readonly<Record<string, string>>
+  readonly labels?: Readonly<Record<string, string>>
+  /** One platform (linux/arm64) builds an image for it; several build a manifest list named by tags[0]. */
+  readonly platforms?: readonly string[]
+  readonly target?: string
+  readonly noCache?: boolean
+  readonly onProgress?: ProgressListener
+  readonly signal?: AbortSignal
+}
+
+export interface BuildResult {
+  /** Image id, or the manifest list's id for multi-platform builds. */
+  readonly id: string
+  readonly tags: readonly string[]
+  readonly platforms: readonly string[]
+  readonly manifestList: boolean
+}
+
+export interface PushResult {
+  readonly ref: string
+  readonly digest: string | undefined
+}
+
+export interface PullResult {
+  readonly ref: string
+  readonly id: string
+  readonly digest: string | undefined
+}
+
+export interface Bind {
+  readonly hostPath: string
+  readonly containerPath: string
+  readonly readOnly?: boolean
+  /** Relabel for SELinux: 'private' is :Z, 'shared' is :z. Adapters drop it where SELinux is off. */
+  readonly selinuxRelabel?: 'private' | 'shared'
+}
+
+export type NetworkMode = 'bridge' | 'host'
+
+export type RestartPolicy = 'always' | 'no' | 'on-failure' | 'unless-stopped'
+
+export interface ContainerSpec {
+  readonly name: string
+  readonly image: string
+  readonly env: Readonly<Record<string, string>>
+  readonly binds: readonly Bind[]
+  readonly network: NetworkMode
+  /** name -> address. The special address 'host-gateway' maps to the host. */
+  readonly extraHosts?: Readonly<Record<string, string>>
+  /** "uid:gid" or a user name; undefined keeps the image's USER. */
+  readonly user?: string
+  /** Rootless Podman: map the invoking user to the same uid inside (--userns=keep-id). */
+  readonly keepUserNamespace?: boolean
+  readonly labels?: Readonly<Record<string, string>>
+  readonly restartPolicy?: RestartPolicy
+  /** Overrides the image's health check; undefined keeps the image's. */
+  readonly healthcheck?: HealthcheckSpec
+  readonly command?: readonly string[]
+  readonly entrypoint?: readonly string[]
+  readonly stopTimeoutSeconds?: number
+}
+
+export type ContainerStatus = 'created' | 'dead' | 'exited' | 'paused' | 'removing' | 'restarting' | 'running'
+
+export type HealthStatus = 'healthy' | 'none' | 'starting' | 'unhealthy'
+
+export interface HealthProbe {
+  readonly start: string
+  readonly end: string
+  readonly exitCode: number
+  readonly output: string
+}
+
+export interface ContainerSummary {
+  readonly id: string
+  readonly name: string
+  readonly image: string
+  readonly status: ContainerStatus
+  readonly labels: Readonly<Record<string, string>>
+}
+
+export interface ContainerInfo extends ContainerSummary {
+  readonly imageId: string
+  readonly created: string
+  readonly startedAt: string | undefined
+  readonly finishedAt: string | undefined
+  readonly running: boolean
+  readonly exitCode: number
+  readonly oomKilled: boolean
+  readonly error: string | undefined
+  readonly restartCount: number
+  readonly health: HealthStatus
+  readonly healthFailingStreak: number
+  /** The last health probe results, oldest first. */
+  readonly healthLog: readonly HealthProbe[]
+  /** The health check in effect (the container's override or the image's). */
+  readonly healthcheck: HealthcheckSpec | undefined
+  readonly env: Readonly<Record<string, string>>
+  readonly binds: readonly Bind[]
+  readonly network: string
+  readonly user: string
+}
+
+export interface ContainerFilter {
+  readonly name?: string
+  /** Every label must match; a value of '' matches any value. */
+  readonly labels?: Readonly<Record<string, string>>
+  /** Include stopped containers (default true). */
+  readonly all?: boolean
+}
+
+export interface LogLine {
+  readonly stream: 'stderr' | 'stdout'
+  /** RFC 3339 timestamp from the engine, when timestamps were asked for. */
+  readonly timestamp: string | undefined
+  readonly text: string
+}
+
+export interface LogOptions {
+  readonly follow?: boolean
+  /** Number of lines from the end; undefined means all. */
+  readonly tail?: number
+  /** Unix seconds, or an RFC 3339 time. */
+  readonly since?: number | string
+  readonly timestamps?: boolean
+  readonly signal?: AbortSignal
+}
+
+export interface ExecOptions {
+  readonly user?: string
+  readonly env?: Readonly<Record<string, string>>
+  readonly workdir?: string
+  readonly signal?: AbortSignal
+  readonly timeoutMs?: number
+}
+
+export interface ExecResult {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface HealthcheckRunResult {
+  readonly status: HealthStatus
+  readonly exitCode: number
+  readonly output: string
+}
+
+/**
+ * Everything stigmer asks of a container engine.
+ *
+ * Errors are `RuntimeError`s (see ./errors.ts) with a `reason` the services
+ * can act on (not-found, conflict, auth, ...), never raw engine errors.
+ */
+export interface ContainerRuntime {
+  readonly name: RuntimeName
+  /** Human name for messages: "Docker", "Podman". */
+  readonly displayName: string
+  /** The CLI a user would type for manual steps in error messages ("docker", "podman"). */
+  readonly cli: string
+  /** Hostname that reaches the host from a bridge-networked container. */
+  readonly hostGatewayName: string
+
+  info(): Promise<EngineInfo>
+  ping(signal?: AbortSignal): Promise<void>
+
+  // images
+  imageExists(ref: string): Promise<boolean>
+  inspectImage(ref: string): Promise<ImageInfo | undefined>
+  pullImage(ref: string, options?: PullOptions): Promise<PullResult>
+  buildImage(options: BuildOptions): Promise<BuildResult>
+  tagImage(source: string, target: string): Promise<void>
+  pushImage(ref: string, options?: PushOptions): Promise<PushResult>
+  removeImage(ref: string, options?: {force?: boolean}): Promise<void>
+  /** Stores credentials the way the engine's own CLI does (docker login / podman login). */
+  login(credentials: RegistryCredentials): Promise<void>
+  /** Credentials the engine's CLI already has for a registry (config.json, credential helpers, auth.json). */
+  credentialsFor(registry: string): Promise<RegistryCredentials | undefined>
+
+  // containers
+  listContainers(filter?: ContainerFilter): Promise<ContainerSummary[]>
+  createContainer(spec: ContainerSpec): Promise<string>
+  startContainer(id: string): Promise<void>
+  stopContainer(id: string, options?: {timeoutSeconds?: number}): Promise<void>
+  removeContainer(id: string, options?: {force?: boolean}): Promise<void>
+  /** undefined when no such container. */
+  inspectContainer(idOrName: string): Promise<ContainerInfo | undefined>
+  logs(id: string, options?: LogOptions): AsyncIterable<LogLine>
+  exec(id: string, command: readonly string[], options?: ExecOptions): Promise<ExecResult>
+  /** Runs the container's health check now and records the result (podman healthcheck run; Docker: exec of the check). */
+  runHealthcheck(id: string): Promise<HealthcheckRunResult>
+
+  /** Releases sockets and helper processes. */
+  close(): Promise<void>
+}

@@ -1,0 +1,43 @@
+import {StigmerError} from './errors.js'
+import {ExitCode} from './exit-codes.js'
+import {redact} from './redact.js'
+
+/** Turns anything thrown into a StigmerError: unknown errors are bugs (exit 1). */
+export function toStigmerError(error: unknown): StigmerError {
+  if (error instanceof StigmerError) return error
+  const e = error as {message?: string; oclif?: {exit?: number}}
+  // oclif's own parse errors (unknown flag, missing arg) are usage errors.
+  if (e?.oclif?.exit === 2 || /Unexpected argument|Nonexistent flag|Expected --|Missing required|Parsing --/.test(e?.message ?? '')) {
+    return new StigmerError(e.message ?? 'Invalid usage.', {code: 'USAGE', exit: ExitCode.USAGE, kind: 'user'})
+  }
+
+  return new StigmerError(e?.message ?? String(error), {
+    cause: error,
+    code: 'INTERNAL',
+    exit: ExitCode.GENERAL,
+    kind: 'bug',
+    suggestions: ['This looks like a bug in stigmer. Re-run with DEBUG=stigmer* and report it with the output.'],
+  })
+}
+
+/** Human form, for stderr. */
+export function formatError(error: StigmerError): string {
+  const lines = [`Error: ${redact(error.message)}`]
+  if (error.details) lines.push('', ...redact(error.details).split('\n').map((l) => `  ${l}`))
+  if (error.command) lines.push('', `  Failed command: ${redact(error.command)}`)
+  if (error.suggestions.length > 0) {
+    lines.push('', 'Try this:', ...error.suggestions.map((s) => `  - ${redact(s)}`))
+  }
+
+  lines.push('', `(exit code ${error.exit}: ${error.code}; see docs/exit-codes.md)`)
+  return lines.join('\n')
+}
+
+/** Writes the error where it belongs: one JSON object on stdout under --json, text on stderr otherwise. */
+export function writeError(error: StigmerError, json: boolean): void {
+  if (json) {
+    process.stdout.write(redact(JSON.stringify({error: error.toJSON(), status: error.exit}, null, 2)) + '\n')
+  } else {
+    process.stderr.write(formatError(error) + '\n')
+  }
+}

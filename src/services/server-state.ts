@@ -1,0 +1,39 @@
+import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {dirname} from 'node:path'
+
+/** What `server start` records so that status/logs/stop (and the next start) find the container. */
+export interface ServerState {
+  readonly runtime: string
+  readonly endpoint: string
+  readonly containerId: string
+  readonly containerName: string
+  readonly image: string
+  readonly network: string
+  readonly networkReason: string
+  readonly workspace: string
+  readonly startedAt: string
+  readonly cliVersion: string
+}
+
+export function readServerState(file: string): ServerState | undefined {
+  if (!existsSync(file)) return undefined
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServerState>
+    if (typeof parsed.runtime !== 'string' || typeof parsed.containerName !== 'string') return undefined
+    return parsed as ServerState
+  } catch {
+    return undefined
+  }
+}
+
+/** Atomic write (temp file + rename): a crash never leaves a half-written state file. */
+export function writeServerState(file: string, state: ServerState): void {
+  mkdirSync(dirname(file), {recursive: true})
+  const temp = `${file}.${process.pid}.tmp`
+  writeFileSync(temp, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+  renameSync(temp, file)
+}
+
+export function clearServerState(file: string): void {
+  rmSync(file, {force: true})
+}
