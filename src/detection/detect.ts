@@ -1,9 +1,10 @@
+import type {Endpoint} from '../adapters/types.js'
 import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'
 import type {Candidate} from './strategies.js'
 
 import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
-import {type ProbeResult, probeEndpoint} from './probe.js'
+import {type ProbeResult, probeEndpoint as realProbe} from './probe.js'
 
 export interface CandidateReport {
   readonly provider: string
@@ -34,6 +35,8 @@ export interface DetectOptions {
   /** Start a helper service for spawnable candidates (podman system service). Default true. */
   readonly allowSpawn?: boolean
   readonly timeoutMs?: number
+  /** How an endpoint is probed; the real GET /_ping unless a test supplies its own. */
+  readonly probe?: (endpoint: Endpoint, timeoutMs: number) => Promise<ProbeResult>
 }
 
 /** Checks a runtime name against the known ones; unknown names are usage errors. */
@@ -75,6 +78,7 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   }
 
   const timeoutMs = options.timeoutMs ?? 1500
+  const probeEndpoint = options.probe ?? realProbe
   const probes = await Promise.all(
     plan.map(async (p) => (p.candidate.spawnable ? undefined : probeEndpoint(p.candidate.endpoint, timeoutMs))),
   )
