@@ -40,7 +40,8 @@ export class DockerAdapter extends EngineApiRuntime {
 
   protected productName(platformName: string | undefined, os: string): string {
     if (/docker desktop/i.test(os)) return 'Docker Desktop'
-    return platformName ?? 'Docker Engine'
+    // Docker Engine 20.10 reports Platform.Name as '' (not absent).
+    return platformName || 'Docker Engine'
   }
 
   /** Stores credentials as `docker login` does: through the docker CLI (credential helpers) or in config.json. */
