@@ -124,7 +124,7 @@ function authConfig(credentials: RegistryCredentials | undefined): Record<string
   return {password: credentials.password, serveraddress: credentials.registry, username: credentials.username}
 }
 
-function toHealthcheckSpec(raw: Dockerode.HealthConfig | undefined): HealthcheckSpec | undefined {
+export function toHealthcheckSpec(raw: Dockerode.HealthConfig | undefined): HealthcheckSpec | undefined {
   if (!raw?.Test || raw.Test.length === 0 || raw.Test[0] === 'NONE') return undefined
   const [kind, ...rest] = raw.Test
   const test = kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : kind === 'CMD' ? rest : raw.Test
@@ -283,7 +283,8 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
           if (text === undefined) return
           for (const line of text.split('\n')) {
             if (line.trim() === '') continue
-            if (/^(STEP|Step) \d+\/\d+ ?:/.test(line)) {
+            // Podman prefixes the steps of multi-stage builds with the stage: "[1/2] STEP 1/4: FROM ..."
+            if (/^(?:\[\d+\/\d+\] )?(STEP|Step) \d+\/\d+ ?:/.test(line)) {
               step = line.trim()
               stepOutput.length = 0
               options.onProgress?.({kind: 'status', message: step})

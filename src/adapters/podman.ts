@@ -9,6 +9,7 @@ import type {
   EngineInfo,
   HealthcheckRunResult,
   HealthStatus,
+  ImageInfo,
   PushOptions,
   PushResult,
   RegistryCredentials,
@@ -16,7 +17,7 @@ import type {
 
 import {which} from '../detection/machine.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {EngineApiRuntime, toRuntimeError} from './engine-api.js'
+import {EngineApiRuntime, toHealthcheckSpec, toRuntimeError} from './engine-api.js'
 import {RuntimeError} from './errors.js'
 import {classifyStreamError} from './json-stream.js'
 import {credentialsFromFile, podmanAuthPaths} from './registry-auth.js'
@@ -43,6 +44,19 @@ export class PodmanAdapter extends EngineApiRuntime {
     return undefined
   }
 
+  /** The compat image inspect omits the health check; libpod's has it. */
+  override async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    const info = await super.inspectImage(ref)
+    if (!info || info.healthcheck) return info
+    try {
+      const raw = (await this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`)) as {Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}}
+      const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
+      return healthcheck ? {...info, healthcheck} : info
+    } catch {
+      return info
+    }
+  }
+
   override async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
     if (await this.isManifestList(ref)) return this.pushManifestList(ref, options)
     return super.pushImage(ref, options)
@@ -58,17 +72,7 @@ export class PodmanAdapter extends EngineApiRuntime {
     if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
     try {
-      const result = (await new Promise<unknown>((resolve, reject) => {
-        this.client.modem.dial(
-          {
-            method: 'GET',
-            options: {},
-            path: `/libpod/containers/${encodeURIComponent(id)}/healthcheck?`,
-            statusCodes: {200: true, 404: 'no such container', 409: 'container has no health check or is not running', 500: 'server error'},
-          },
-          (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
-        )
-      })) as {FailingStreak?: number; Log?: Array<{ExitCode: number; Output: string}>; Status?: string}
+      const result = (await this.dial(`/v4.0.0/libpod/containers/${encodeURIComponent(id)}/healthcheck?`)) as {FailingStreak?: number; Log?: Array<{ExitCode: number; Output: string}>; Status?: string}
       const last = result.Log?.at(-1)
       return {
         exitCode: last?.ExitCode ?? (result.Status === 'healthy' ? 0 : 1),
@@ -173,6 +177,21 @@ export class PodmanAdapter extends EngineApiRuntime {
     if (!podman) return false
     const result = await execa(podman, ['manifest', 'exists', ref], {env: this.cliEnv(), reject: false})
     return result.exitCode === 0
+  }
+
+  /** A GET on Podman's own (libpod) API, on the same socket. */
+  private dial(path: string): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      this.client.modem.dial(
+        {
+          method: 'GET',
+          options: {},
+          path,
+          statusCodes: {200: true, 404: 'no such object', 409: 'conflict: no health check, or not running', 500: 'server error'},
+        },
+        (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
+      )
+    })
   }
 
   private podmanBinary(): string {

@@ -1,4 +1,6 @@
-import type {Config} from '@oclif/core'
+import type {Interfaces} from '@oclif/core'
+
+type Config = Interfaces.Config
 
 import type {ContainerRuntime} from '../adapters/types.js'
 import type {DetectionResult} from '../detection/detect.js'

@@ -1,0 +1,59 @@
+import {StigmerCommand} from '../../base-command.js'
+import {loadConfig} from '../../lib/config.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import {runtimeFlag} from '../../lib/flags.js'
+import {formatDuration} from '../../lib/format.js'
+import {stigmerPaths} from '../../lib/paths.js'
+import {maskEnv} from '../../services/container-env.js'
+import {resolveImage} from '../../services/image-resolution.js'
+import {CONTAINER_NAME, serverStatus, type StatusResult} from '../../services/server.js'
+
+/** The exit code scripts read: 0 running and healthy, 4 running but not healthy, 3 not running. */
+export function statusExitCode(status: Pick<StatusResult, 'healthy' | 'running'>): number {
+  if (!status.running) return ExitCode.NOT_RUNNING
+  return status.healthy ? ExitCode.OK : ExitCode.NOT_HEALTHY
+}
+
+export default class ServerStatus extends StigmerCommand {
+  static override description = `Shows the agent-runner container: state (absent, created, running, restarting, exited with its code), health and the last health-check output, image reference and digest and whether it is the image this CLI pins, container id, uptime, engine, network mode and why, workspace path, and the environment it was given (secret values masked).
+
+When the engine has not run its periodic check yet (or cannot: Podman without systemd), status runs the image's health check itself.
+
+Exit codes (for scripts): 0 running and healthy (or running, for an image without a health check); 3 not running (absent, created, exited); 4 running but not healthy (starting or unhealthy); 10/11/12 engine problems.`
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json', '<%= config.bin %> <%= command.id %> >/dev/null && echo ready']
+  static override flags = {runtime: runtimeFlag}
+  static override needsRuntime = true
+  static override summary = 'Show the state and health of the agent-runner container.'
+  static override useRememberedRuntime = true
+
+  async run(): Promise<StatusResult> {
+    const {flags} = await this.parse(ServerStatus)
+    const {runtime} = await this.runtime(flags.runtime)
+    const config = await loadConfig(stigmerPaths().configFile)
+    const pinned = resolveImage({cliVersion: this.config.version, config}).pinned
+    const raw = await serverStatus(runtime, pinned)
+    const status: StatusResult = {...raw, env: maskEnv(raw.env)}
+    if (status.state === 'absent') {
+      this.log(`Agent-runner: not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
+      this.log('Start it: stigmer server start')
+    } else {
+      const state = status.running ? `running, ${status.health === 'none' ? 'no health check' : status.health}` : `${status.state}${status.exitCode === undefined ? '' : ` (exit code ${status.exitCode}${status.oomKilled ? ', OOM-killed' : ''})`}`
+      this.log(`Agent-runner: ${state}`)
+      this.log(`  container   ${CONTAINER_NAME} (${status.containerId!.slice(0, 12)})${status.uptimeSeconds === undefined ? '' : `, up ${formatDuration(status.uptimeSeconds)}`}`)
+      this.log(`  image       ${status.image}${status.imageDigest ? ` @ ${status.imageDigest}` : ''}`)
+      this.log(`              ${status.matchesPinned ? 'the image this CLI pins' : `not the pinned image (this CLI pins ${status.pinnedImage})`}${status.imageVersion ? `; image version ${status.imageVersion}` : ''}`)
+      this.log(`  engine      ${runtime.displayName} at ${status.endpoint}`)
+      this.log(`  network     ${status.network}${status.networkReason ? `: ${status.networkReason}` : ''}`)
+      this.log(`  workspace   ${status.workspace ?? '?'} -> /workspace`)
+      if (status.lastProbe) this.log(`  last probe  ${status.lastProbe.split('\n')[0]}`)
+      this.log('  environment')
+      for (const [name, value] of Object.entries(status.env).sort(([a], [b]) => a.localeCompare(b))) {
+        if (/^(PATH|HOME|HOSTNAME|LANG|GPG_KEY|PYTHON_\w+|container)$/.test(name)) continue
+        this.log(`    ${name}=${value}`)
+      }
+    }
+
+    process.exitCode = statusExitCode(status)
+    return status
+  }
+}

@@ -1,0 +1,179 @@
+import type {ContainerRuntime, LogLine} from '../adapters/types.js'
+import type {StigmerPaths} from '../lib/paths.js'
+
+import {StigmerError, usageError} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {parseDurationSeconds} from '../lib/format.js'
+import {redact} from '../lib/redact.js'
+import {readLifecycle} from './lifecycle-log.js'
+import {CONTAINER_NAME} from './server.js'
+
+/** --since: a duration ago ("10m") as unix seconds, or an RFC 3339 time as given. */
+export function parseSince(value: string, now = Date.now()): number | string {
+  const duration = parseDurationSeconds(value)
+  if (duration !== undefined) return Math.floor(now / 1000 - duration)
+  if (/^\d{4}-\d\d-\d\d(T[\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(value) && !Number.isNaN(Date.parse(value))) {
+    return Math.floor(Date.parse(value) / 1000)
+  }
+
+  throw usageError(`--since "${value}" is neither a duration nor a time.`, ['Use a duration (30s, 10m, 2h) or an RFC 3339 time (2026-11-28T09:00:00Z).'])
+}
+
+export interface LogsOptions {
+  readonly all: boolean
+  readonly since: number | string | undefined
+  readonly tail: number | undefined
+  readonly timestamps: boolean
+}
+
+function noContainer(runtime: ContainerRuntime): StigmerError {
+  return new StigmerError(`There is no agent-runner container (${CONTAINER_NAME}) in ${runtime.displayName}, so there are no logs to show.`, {
+    code: 'NO_CONTAINER',
+    exit: ExitCode.NO_CONTAINER,
+    suggestions: ['Start it: stigmer server start', "stigmer's own record of earlier runs: stigmer server logs --all"],
+  })
+}
+
+interface Entry {
+  source: 'agent-runner' | 'stigmer'
+  stream: 'stderr' | 'stdout'
+  text: string
+  timestamp: string | undefined
+}
+
+async function collect(runtime: ContainerRuntime, id: string | undefined, paths: StigmerPaths, options: LogsOptions): Promise<Entry[]> {
+  const entries: Entry[] = []
+  if (id) {
+    for await (const line of runtime.logs(id, {
+      timestamps: options.timestamps || options.all,
+      ...(options.since === undefined ? {} : {since: options.since}),
+      ...(options.tail === undefined ? {} : {tail: options.tail}),
+    })) {
+      entries.push({source: 'agent-runner', stream: line.stream, text: line.text, timestamp: line.timestamp})
+    }
+  }
+
+  if (options.all) {
+    const sinceMs = options.since === undefined ? undefined : typeof options.since === 'number' ? options.since * 1000 : Date.parse(options.since)
+    for (const e of readLifecycle(paths.lifecycleLog)) {
+      if (sinceMs !== undefined && Date.parse(e.time) < sinceMs) continue
+      entries.push({source: 'stigmer', stream: 'stdout', text: `${e.event}: ${e.message}`, timestamp: e.time})
+    }
+
+    // Stable sort by time: engine timestamps have nanoseconds, ours milliseconds; both sort as ISO strings after normalising.
+    const key = (t: string | undefined) => (t ? new Date(Date.parse(t)).toISOString() + t.slice(23, 29).replace(/\D/g, '') : '')
+    entries.sort((a, b) => key(a.timestamp).localeCompare(key(b.timestamp)))
+    if (options.tail !== undefined) return entries.slice(-options.tail)
+  }
+
+  return entries
+}
+
+/** For --json: the lines, each with its source and stream. */
+export async function readLogs(runtime: ContainerRuntime, paths: StigmerPaths, options: LogsOptions): Promise<Entry[]> {
+  const container = await runtime.inspectContainer(CONTAINER_NAME)
+  if (!container && !options.all) throw noContainer(runtime)
+  return (await collect(runtime, container?.id, paths, options)).map((e) => ({...e, text: redact(e.text)}))
+}
+
+/** Batches writes: per-line writes would make 50 MB of logs slow. */
+class BufferedOut {
+  private err = ''
+  private out = ''
+
+  flush(): void {
+    if (this.out) process.stdout.write(this.out)
+    if (this.err) process.stderr.write(this.err)
+    this.out = ''
+    this.err = ''
+  }
+
+  write(stream: 'stderr' | 'stdout', text: string): void {
+    if (stream === 'stderr') this.err += text
+    else this.out += text
+    if (this.out.length + this.err.length > 65_536) this.flush()
+  }
+}
+
+function render(line: Pick<LogLine, 'stream' | 'text' | 'timestamp'>, options: {all: boolean; timestamps: boolean}, source = 'agent-runner'): string {
+  const time = options.timestamps && line.timestamp ? `${line.timestamp} ` : ''
+  const label = options.all ? `[${source}${line.stream === 'stderr' ? ':stderr' : ''}] ` : ''
+  return `${time}${label}${line.text}\n`
+}
+
+/**
+ * Prints the logs; with follow, keeps streaming until Ctrl-C, and follows a
+ * replacement container instead of ending silently. Returns the line count.
+ */
+export async function followLogs(
+  runtime: ContainerRuntime,
+  paths: StigmerPaths,
+  options: LogsOptions & {follow: boolean; note: (text: string) => void; signal: AbortSignal},
+): Promise<number> {
+  let container = await runtime.inspectContainer(CONTAINER_NAME)
+  if (!container && !options.all) throw noContainer(runtime)
+  const out = new BufferedOut()
+  let count = 0
+  const emit = (stream: 'stderr' | 'stdout', text: string) => {
+    out.write(options.all ? 'stdout' : stream, redact(text))
+    count++
+  }
+
+  if (options.all) {
+    for (const e of await collect(runtime, container?.id, paths, options)) emit(e.stream, render(e, options, e.source))
+    out.flush()
+    if (!options.follow || !container) return count
+  }
+
+  const timer = setInterval(() => out.flush(), 100)
+  timer.unref()
+  try {
+    let since = options.all ? Math.floor(Date.now() / 1000) : options.since
+    let tail = options.all ? undefined : options.tail
+    while (container) {
+      for await (const line of runtime.logs(container.id, {
+        follow: options.follow,
+        signal: options.signal,
+        timestamps: options.timestamps,
+        ...(since === undefined ? {} : {since}),
+        ...(tail === undefined ? {} : {tail}),
+      })) {
+        emit(line.stream, render(line, options))
+      }
+
+      out.flush()
+      if (!options.follow || options.signal.aborted) break
+      // The stream ended: the container stopped or was replaced. Say so and follow the next one.
+      const previous = container.id
+      const now = await runtime.inspectContainer(CONTAINER_NAME)
+      if (now && now.id !== previous) {
+        options.note(`--- ${CONTAINER_NAME} was replaced (new container ${now.id.slice(0, 12)}); following it ---`)
+        container = now
+        since = undefined
+        tail = undefined
+        continue
+      }
+
+      options.note(
+        now ? `--- ${CONTAINER_NAME} ${now.status === 'exited' ? `exited with code ${now.exitCode}` : `is ${now.status}`}; waiting for it to run again (Ctrl-C to quit) ---` : `--- ${CONTAINER_NAME} was removed; waiting for a new one (Ctrl-C to quit) ---`,
+      )
+      container = undefined
+      while (!options.signal.aborted) {
+        await new Promise((r) => setTimeout(r, 500))
+        const next = await runtime.inspectContainer(CONTAINER_NAME).catch(() => undefined)
+        if (next && (next.id !== previous || next.running)) {
+          if (next.id !== previous) options.note(`--- following new container ${next.id.slice(0, 12)} ---`)
+          container = next
+          since = next.id === previous ? Math.floor(Date.now() / 1000) : undefined
+          tail = undefined
+          break
+        }
+      }
+    }
+  } finally {
+    clearInterval(timer)
+    out.flush()
+  }
+
+  return count
+}

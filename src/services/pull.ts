@@ -1,0 +1,224 @@
+import type {ContainerRuntime, LayerProgress, ProgressEvent} from '../adapters/types.js'
+import type {PullReporter, PullStats} from '../ui/pull-reporter.js'
+
+import {RuntimeError} from '../adapters/errors.js'
+import {InterruptedError, StigmerError} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {formatBytes} from '../lib/format.js'
+import {parseImageRef, registryOf} from '../lib/image-ref.js'
+import {silentReporter} from '../ui/pull-reporter.js'
+import {enginePlatform, RegistryClient} from './registry-client.js'
+
+export const DEFAULT_PULL_TIMEOUT_SECONDS = 300
+export const DEFAULT_PULL_RETRIES = 3
+
+export interface PullOptions {
+  readonly signal?: AbortSignal | undefined
+  /** The whole pull, retries included. Default 300 s. */
+  readonly timeoutMs?: number | undefined
+  /** Retries on transient failures (network, rate limits). Default 3. */
+  readonly retries?: number | undefined
+  /** First backoff delay; doubles each retry. Default 1 s. */
+  readonly backoffMs?: number | undefined
+  readonly reporter?: PullReporter | undefined
+  /** Size from the registry, when the caller already asked for it. */
+  readonly sizeBytes?: number | undefined
+}
+
+export interface PullOutcome {
+  readonly ref: string
+  readonly id: string
+  readonly digest: string | undefined
+  /** Download size from the registry manifest, when it could be read. */
+  readonly sizeBytes: number | undefined
+  /** Size of the image on disk after the pull. */
+  readonly imageSizeBytes: number
+  readonly attempts: number
+}
+
+const TRANSIENT = /timeout|timed out|tls handshake|connection reset|connection refused|EOF|i\/o timeout|too many requests|toomanyrequests|rate limit|\b429\b|\b50[234]\b|temporar|network is unreachable|no such host|server misbehaving/i
+
+export function isTransient(error: unknown): boolean {
+  if (!(error instanceof RuntimeError)) return false
+  if (error.reason === 'not-found' || error.reason === 'auth' || error.reason === 'aborted') return false
+  return error.reason === 'timeout' || error.reason === 'unreachable' || TRANSIENT.test(error.message)
+}
+
+/**
+ * The download size from the registry's manifest for the engine's platform.
+ * undefined when the registry cannot be asked (offline, auth, no manifest).
+ */
+export async function remoteImageSize(runtime: ContainerRuntime, ref: string, signal?: AbortSignal): Promise<number | undefined> {
+  try {
+    const parsed = parseImageRef(ref)
+    const [info, credentials] = await Promise.all([runtime.info(), runtime.credentialsFor(registryOf(parsed)).catch(() => undefined)])
+    const timeout = AbortSignal.timeout(5000)
+    const client = new RegistryClient(parsed, credentials, signal ? AbortSignal.any([signal, timeout]) : timeout)
+    return await client.downloadSize(enginePlatform(info.os, info.arch))
+  } catch {
+    return undefined
+  }
+}
+
+/** Folds per-layer events into one running total. */
+export class ProgressTracker {
+  private readonly layers = new Map<string, {current: number; done: boolean; total: number | undefined}>()
+  private readonly startedAt = Date.now()
+
+  constructor(
+    private readonly ref: string,
+    private readonly sizeHint: number | undefined,
+  ) {}
+
+  apply(event: LayerProgress): void {
+    if (/^(pulling from|digest:|status:)/i.test(event.status)) return
+    const layer = this.layers.get(event.id) ?? {current: 0, done: false, total: undefined}
+    if (event.total && event.total > 0 && /download|pulling fs layer|waiting|copying/i.test(event.status)) layer.total = event.total
+    if (/^download(ing)?/i.test(event.status) && event.current !== undefined) layer.current = event.current
+    if (/download complete|pull complete|already exists|verifying checksum/i.test(event.status)) {
+      layer.done = true
+      if (layer.total) layer.current = layer.total
+    }
+
+    this.layers.set(event.id, layer)
+  }
+
+  stats(): PullStats {
+    let current = 0
+    let known = 0
+    let done = 0
+    for (const layer of this.layers.values()) {
+      current += layer.current
+      known += layer.total ?? 0
+      if (layer.done) done++
+    }
+
+    const total = this.sizeHint ?? (known > 0 ? known : undefined)
+    const elapsed = (Date.now() - this.startedAt) / 1000
+    const rate = elapsed > 0.5 ? current / elapsed : 0
+    const eta = total && rate > 0 ? Math.max(0, (total - current) / rate) : undefined
+    return {bytesPerSecond: rate, currentBytes: current, etaSeconds: eta, layersDone: done, layersTotal: this.layers.size, ref: this.ref, totalBytes: total}
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(new RuntimeError('aborted', 'Cancelled.'))
+      },
+      {once: true},
+    )
+  })
+
+/**
+ * Pulls an image with progress, an overall timeout, and retries with backoff
+ * on transient failures. One implementation for the first-run pull, `server
+ * start --pull always` and `image pull`.
+ */
+export async function pullImage(runtime: ContainerRuntime, ref: string, options: PullOptions = {}): Promise<PullOutcome> {
+  const reporter = options.reporter ?? silentReporter
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PULL_TIMEOUT_SECONDS * 1000
+  const retries = options.retries ?? DEFAULT_PULL_RETRIES
+  const timeout = AbortSignal.timeout(timeoutMs)
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+  const sizeBytes = options.sizeBytes ?? (await remoteImageSize(runtime, ref, signal))
+  const manual = `${runtime.cli} pull ${ref}`
+  reporter.begin(ref, sizeBytes)
+  let attempt = 0
+  for (;;) {
+    attempt++
+    const tracker = new ProgressTracker(ref, sizeBytes)
+    try {
+      const result = await runtime.pullImage(ref, {
+        onProgress(event: ProgressEvent) {
+          if (event.kind === 'layer') {
+            tracker.apply(event)
+            reporter.update(tracker.stats())
+          }
+        },
+        signal,
+      })
+      const info = await runtime.inspectImage(result.ref)
+      reporter.end('ok')
+      return {attempts: attempt, digest: result.digest, id: result.id, imageSizeBytes: info?.size ?? 0, ref: result.ref, sizeBytes}
+    } catch (error) {
+      if (options.signal?.aborted) {
+        reporter.end('failed')
+        throw new InterruptedError(`Interrupted while pulling ${ref}`)
+      }
+
+      if (timeout.aborted) {
+        reporter.end('failed')
+        throw new StigmerError(`Pulling ${ref} did not finish within ${Math.round(timeoutMs / 1000)} s.`, {
+          code: 'PULL_FAILED',
+          command: manual,
+          exit: ExitCode.PULL_FAILED,
+          kind: 'external',
+          suggestions: [
+            'Check your network connection, or raise the limit: --pull-timeout 15m (or pullTimeoutSeconds in ~/.stigmer/config.yaml).',
+            `Or pull it by hand, then run the command again: ${manual}`,
+          ],
+        })
+      }
+
+      if (attempt <= retries && isTransient(error)) {
+        const delay = (options.backoffMs ?? 1000) * 2 ** (attempt - 1)
+        reporter.message(`${(error as Error).message.split('\n')[0]}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempt + 1} of ${retries + 1})`)
+        await sleep(delay, signal).catch(() => undefined)
+        continue
+      }
+
+      reporter.end('failed')
+      throw pullFailure(error, ref, runtime, attempt)
+    }
+  }
+}
+
+function pullFailure(error: unknown, ref: string, runtime: ContainerRuntime, attempts: number): StigmerError {
+  const manual = `${runtime.cli} pull ${ref}`
+  const message = error instanceof Error ? error.message : String(error)
+  const registry = registryOf(ref)
+  if (error instanceof RuntimeError && error.reason === 'not-found') {
+    return new StigmerError(`The image ${ref} was not found: ${message}`, {
+      cause: error,
+      code: 'IMAGE_NOT_FOUND',
+      command: manual,
+      exit: ExitCode.IMAGE_NOT_FOUND,
+      kind: 'external',
+      suggestions: [
+        'Check the image name and tag (stigmer version shows the image this CLI expects).',
+        'To run an image you built yourself: stigmer image build, then stigmer server start --use-local-image.',
+      ],
+    })
+  }
+
+  if (error instanceof RuntimeError && error.reason === 'auth') {
+    return new StigmerError(`${registry} refused access to ${ref}: ${message}`, {
+      cause: error,
+      code: 'REGISTRY_AUTH',
+      command: manual,
+      exit: ExitCode.REGISTRY_AUTH,
+      kind: 'external',
+      suggestions: [`Log in to the registry: stigmer image login ${registry} --username <user> --password-stdin`],
+    })
+  }
+
+  return new StigmerError(`Could not pull ${ref}${attempts > 1 ? ` after ${attempts} attempts` : ''}: ${message}`, {
+    cause: error,
+    code: 'PULL_FAILED',
+    command: manual,
+    exit: ExitCode.PULL_FAILED,
+    kind: 'external',
+    suggestions: ['Check your network connection and that the registry is reachable.', `Or pull it by hand and run the command again: ${manual}`],
+  })
+}
+
+/** The one-time-setup message shown before the first pull of an image. */
+export function firstRunMessage(ref: string, sizeBytes: number | undefined): string {
+  const size = sizeBytes ? ` (${formatBytes(sizeBytes)})` : ''
+  return `One-time setup: downloading the agent-runner image ${ref}${size}. Later starts use the local copy.`
+}

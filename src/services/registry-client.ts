@@ -1,0 +1,115 @@
+import type {ImageRef, RegistryCredentials} from '../adapters/types.js'
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ')
+
+interface Descriptor {
+  mediaType?: string
+  digest: string
+  size: number
+  platform?: {architecture?: string; os?: string; variant?: string}
+}
+
+interface Manifest {
+  mediaType?: string
+  manifests?: Descriptor[]
+  config?: Descriptor
+  layers?: Descriptor[]
+}
+
+/** docker.io's API host and the library/ prefix for official images. */
+function location(ref: ImageRef): {base: string; repository: string} {
+  const registry = ref.registry ?? 'docker.io'
+  const hub = registry === 'docker.io' || registry === 'index.docker.io'
+  const host = hub ? 'registry-1.docker.io' : registry
+  const repository = hub && !ref.repository.includes('/') ? `library/${ref.repository}` : ref.repository
+  const local = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host)
+  return {base: `${local ? 'http' : 'https'}://${host}`, repository}
+}
+
+function parseChallenge(header: string): {realm?: string; scheme: string; scope?: string; service?: string} {
+  const [scheme = '', ...rest] = header.split(' ')
+  const params: Record<string, string> = {}
+  for (const match of rest.join(' ').matchAll(/(\w+)="([^"]*)"/g)) params[match[1]!] = match[2]!
+  return {scheme: scheme.toLowerCase(), ...params}
+}
+
+/**
+ * A tiny Docker Registry v2 client: just enough to read a manifest, so the
+ * first-run message can say how big the download is (from the registry, not a guess).
+ */
+export class RegistryClient {
+  private authorization: string | undefined
+
+  constructor(
+    private readonly ref: ImageRef,
+    private readonly credentials: RegistryCredentials | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** Compressed download size for a platform: config + layers. undefined when the registry cannot say. */
+  async downloadSize(platform: {architecture: string; os: string; variant?: string}): Promise<number | undefined> {
+    let manifest = await this.manifest(this.ref.digest ?? this.ref.tag ?? 'latest')
+    if (manifest.manifests) {
+      const match =
+        manifest.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture && (!platform.variant || m.platform?.variant === platform.variant)) ??
+        manifest.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture)
+      if (!match) return undefined
+      manifest = await this.manifest(match.digest)
+    }
+
+    if (!manifest.layers) return undefined
+    return (manifest.config?.size ?? 0) + manifest.layers.reduce((sum, l) => sum + l.size, 0)
+  }
+
+  private async get(url: string): Promise<Response> {
+    const headers: Record<string, string> = {Accept: ACCEPT}
+    if (this.authorization) headers.Authorization = this.authorization
+    return fetch(url, {headers, ...(this.signal ? {signal: this.signal} : {})})
+  }
+
+  private async login(challenge: string): Promise<boolean> {
+    const c = parseChallenge(challenge)
+    const basic = this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` : undefined
+    if (c.scheme === 'basic') {
+      if (!basic) return false
+      this.authorization = basic
+      return true
+    }
+
+    if (c.scheme !== 'bearer' || !c.realm) return false
+    const url = new URL(c.realm)
+    if (c.service) url.searchParams.set('service', c.service)
+    url.searchParams.set('scope', c.scope ?? `repository:${location(this.ref).repository}:pull`)
+    const response = await fetch(url, {headers: basic ? {Authorization: basic} : {}, ...(this.signal ? {signal: this.signal} : {})})
+    if (!response.ok) return false
+    const body = (await response.json()) as {access_token?: string; token?: string}
+    const token = body.token ?? body.access_token
+    if (!token) return false
+    this.authorization = `Bearer ${token}`
+    return true
+  }
+
+  private async manifest(reference: string): Promise<Manifest> {
+    const {base, repository} = location(this.ref)
+    const url = `${base}/v2/${repository}/manifests/${reference}`
+    let response = await this.get(url)
+    if (response.status === 401) {
+      const challenge = response.headers.get('www-authenticate')
+      if (challenge && (await this.login(challenge))) response = await this.get(url)
+    }
+
+    if (!response.ok) throw new Error(`registry answered HTTP ${response.status} for ${repository}:${reference}`)
+    return (await response.json()) as Manifest
+  }
+}
+
+/** The platform an engine pulls for, in registry terms. */
+export function enginePlatform(os: string, arch: string): {architecture: string; os: string; variant?: string} {
+  const map: Record<string, string> = {aarch64: 'arm64', arm64: 'arm64', x64: 'amd64', x86_64: 'amd64'}
+  return {architecture: map[arch] ?? arch, os: os || 'linux'}
+}

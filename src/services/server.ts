@@ -1,0 +1,574 @@
+import {createHash} from 'node:crypto'
+import {accessSync, constants, mkdirSync} from 'node:fs'
+
+import type {ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, ImageInfo, LogLine, NetworkMode} from '../adapters/types.js'
+import type {StigmerPaths} from '../lib/paths.js'
+import type {TaskUi} from '../ui/tasks.js'
+import type {ResolvedImage} from './image-resolution.js'
+
+import {RuntimeError} from '../adapters/errors.js'
+import {InterruptedError, StigmerError} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {canConnect} from '../lib/tcp.js'
+import {ttyReporter, lineReporter, silentReporter, type PullReporter} from '../ui/pull-reporter.js'
+import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
+import {logLifecycle} from './lifecycle-log.js'
+import {acquireLock} from './lock.js'
+import {chooseNetworkMode, extraHostsFor} from './network-mode.js'
+import {firstRunMessage, pullImage, remoteImageSize} from './pull.js'
+import {clearServerState, readServerState, writeServerState} from './server-state.js'
+
+export const CONTAINER_NAME = 'stigmer-agent-runner'
+export const LABEL_MANAGED = 'io.stigmer.managed'
+export const LABEL_CLI_VERSION = 'io.stigmer.cli-version'
+export const LABEL_SPEC_HASH = 'io.stigmer.spec-hash'
+export const LABEL_WORKSPACE = 'io.stigmer.workspace'
+export const LABEL_NETWORK = 'io.stigmer.network'
+export const LABEL_NETWORK_REASON = 'io.stigmer.network-reason'
+export const LABEL_IMAGE_REF = 'io.stigmer.image'
+
+export type PullPolicy = 'always' | 'missing' | 'never'
+
+export interface StartRequest {
+  readonly runtime: ContainerRuntime
+  readonly image: ResolvedImage
+  readonly pull: PullPolicy
+  readonly pullTimeoutMs: number
+  readonly network?: {mode: NetworkMode; source: string} | undefined
+  readonly workspace: string
+  readonly envFlags: Readonly<Record<string, string | undefined>>
+  readonly hostEnv: Readonly<Record<string, string | undefined>>
+  readonly configEnv: Readonly<Record<string, string>>
+  readonly extraEnv: Readonly<Record<string, string>>
+  readonly timeoutMs: number
+  readonly requireTemporal: boolean
+  readonly cliVersion: string
+  readonly paths: StigmerPaths
+  readonly signal: AbortSignal
+  readonly ui: TaskUi
+  /** Live pull bar (TTY) or periodic lines. */
+  readonly tty: boolean
+  readonly json: boolean
+  readonly platform?: NodeJS.Platform
+  readonly uid?: number | undefined
+  readonly gid?: number | undefined
+}
+
+export interface StartResult {
+  readonly status: 'already-running' | 'replaced' | 'started'
+  readonly containerId: string
+  readonly containerName: string
+  readonly image: string
+  readonly imageId: string
+  readonly imageDigest: string | undefined
+  readonly runtime: string
+  readonly endpoint: string
+  readonly network: NetworkMode
+  readonly networkReason: string
+  readonly workspace: string
+  readonly readyAfterMs: number
+  readonly health: string
+  readonly pulled: boolean
+  readonly warnings: string[]
+  readonly logsCommand: string
+}
+
+/** The user the container runs as, so files in /workspace belong to the host user. */
+export function containerUser(
+  platform: NodeJS.Platform,
+  engine: Pick<EngineInfo, 'inVm' | 'rootless' | 'runtime'>,
+  uid: number | undefined,
+  gid: number | undefined,
+): {keepUserNamespace?: boolean; user?: string} {
+  // Docker Desktop / Podman machine share files through the VM with the user's ownership.
+  if (platform !== 'linux' || engine.inVm || uid === undefined || gid === undefined) return {}
+  // Rootless Podman: keep-id maps the user to the same uid inside.
+  if (engine.runtime === 'podman' && engine.rootless) return {keepUserNamespace: true, user: `${uid}:${gid}`}
+  // The image's user is 1000; root keeps it (never run the agent-runner as root).
+  if (uid === 1000 || uid === 0) return {}
+  return {user: `${uid}:${gid}`}
+}
+
+/** A stable hash of everything that makes a container "the same" one. */
+export function specHash(spec: ContainerSpec, imageId: string): string {
+  const canonical = JSON.stringify({
+    binds: spec.binds,
+    env: Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b)),
+    extraHosts: Object.entries(spec.extraHosts ?? {}).sort(([a], [b]) => a.localeCompare(b)),
+    imageId,
+    keep: spec.keepUserNamespace ?? false,
+    network: spec.network,
+    restart: spec.restartPolicy,
+    user: spec.user ?? '',
+  })
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16)
+}
+
+function ensureWorkspace(path: string): void {
+  try {
+    mkdirSync(path, {mode: 0o755, recursive: true})
+    accessSync(path, constants.W_OK)
+  } catch (error) {
+    throw new StigmerError(`The workspace folder ${path} cannot be created or written: ${(error as Error).message}`, {
+      code: 'WORKSPACE',
+      exit: ExitCode.WORKSPACE,
+      suggestions: ['Choose another folder with --workspace DIR (or workspace: in ~/.stigmer/config.yaml).', `Or fix its permissions: ls -ld ${path}`],
+    })
+  }
+}
+
+/** The last lines of a container's logs, for failure messages. */
+export async function logTail(runtime: ContainerRuntime, id: string, lines = 50): Promise<string> {
+  const out: string[] = []
+  try {
+    for await (const line of runtime.logs(id, {tail: lines})) out.push(`${line.stream === 'stderr' ? '[stderr] ' : ''}${line.text}`)
+  } catch {
+    return '(logs unavailable)'
+  }
+
+  return out.join('\n')
+}
+
+function describeProbe(info: ContainerInfo | undefined, lastProbe: string | undefined): string {
+  const fromEngine = info?.healthLog.at(-1)?.output.trim()
+  return (lastProbe ?? fromEngine ?? '').trim() || '(no health-check output)'
+}
+
+/**
+ * Waits until the container is ready. Does not wait for the engine's
+ * health-check interval: it runs the image's check itself at a short interval
+ * and returns as soon as one passes. Fails at once when the container exits,
+ * is OOM-killed or the engine reports it unhealthy.
+ */
+export async function waitUntilReady(
+  runtime: ContainerRuntime,
+  id: string,
+  options: {hasHealthcheck: boolean; onProbe?: (text: string) => void; signal: AbortSignal; timeoutMs: number},
+): Promise<{health: string; readyAfterMs: number}> {
+  const started = Date.now()
+  let lastProbe: string | undefined
+  let interval = 150
+  for (;;) {
+    if (options.signal.aborted) throw new InterruptedError('Interrupted while waiting for the agent-runner to become ready')
+    const info = await runtime.inspectContainer(id)
+    if (!info) throw new StigmerError('The agent-runner container disappeared while starting (someone removed it).', {code: 'CONTAINER_EXITED', exit: ExitCode.CONTAINER_EXITED})
+    if (!info.running && info.status !== 'created' && info.status !== 'restarting') {
+      const why = info.oomKilled ? 'was killed for running out of memory (OOM)' : `exited with code ${info.exitCode}`
+      throw new StigmerError(`The agent-runner container ${why} while starting.`, {
+        code: 'CONTAINER_EXITED',
+        data: {exitCode: info.exitCode, oomKilled: info.oomKilled},
+        details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
+        exit: ExitCode.CONTAINER_EXITED,
+        kind: 'external',
+        suggestions: ['Read the full logs: stigmer server logs', info.oomKilled ? 'Give the engine more memory (Docker Desktop / Podman machine settings).' : 'Check the environment it received: stigmer server status'],
+      })
+    }
+
+    if (info.health === 'unhealthy') {
+      throw new StigmerError('The agent-runner container reports unhealthy.', {
+        code: 'CONTAINER_UNHEALTHY',
+        details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
+        exit: ExitCode.CONTAINER_UNHEALTHY,
+        kind: 'external',
+        suggestions: ['Is Temporal running at TEMPORAL_SERVICE_ADDRESS? (stigmer doctor checks it)', 'Read the logs: stigmer server logs'],
+      })
+    }
+
+    if (info.running) {
+      if (!options.hasHealthcheck) return {health: 'none', readyAfterMs: Date.now() - started}
+      if (info.health === 'healthy') return {health: 'healthy', readyAfterMs: Date.now() - started}
+      try {
+        const probe = await runtime.runHealthcheck(id)
+        lastProbe = probe.output
+        if (probe.status === 'healthy' || probe.exitCode === 0) return {health: 'healthy', readyAfterMs: Date.now() - started}
+        if (probe.status === 'unhealthy' && probe.exitCode !== 0 && probe.output) options.onProbe?.(`not ready yet: ${probe.output.split('\n')[0]}`)
+      } catch (error) {
+        if (error instanceof RuntimeError && error.reason === 'aborted') throw new InterruptedError()
+        // The container may be exiting: the next inspect says so.
+      }
+    }
+
+    if (Date.now() - started > options.timeoutMs) {
+      throw new StigmerError(`The agent-runner did not become ready within ${Math.round(options.timeoutMs / 1000)} s.`, {
+        code: 'START_TIMEOUT',
+        details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
+        exit: ExitCode.START_TIMEOUT,
+        kind: 'external',
+        suggestions: ['Wait longer: stigmer server start --timeout 300', 'Is Temporal running? stigmer doctor', 'Read the logs: stigmer server logs'],
+      })
+    }
+
+    await new Promise((r) => setTimeout(r, interval))
+    if (Date.now() - started > 10_000) interval = 1000
+  }
+}
+
+async function findManaged(runtime: ContainerRuntime): Promise<ContainerInfo | undefined> {
+  return runtime.inspectContainer(CONTAINER_NAME)
+}
+
+/** Makes sure the image is there, honouring --pull; returns it inspected. */
+async function ensureImage(req: StartRequest): Promise<{image: ImageInfo; pulled: boolean}> {
+  const {runtime, ui} = req
+  const ref = req.image.ref
+  ui.start(`Image ${ref}`)
+  let local = await runtime.inspectImage(ref)
+  if (req.image.source === '--use-local-image' && !local) {
+    ui.fail('not built')
+    throw new StigmerError(`The local development image ${ref} does not exist in ${runtime.displayName}.`, {
+      code: 'IMAGE_NOT_FOUND',
+      exit: ExitCode.IMAGE_NOT_FOUND,
+      suggestions: ['Build it first: stigmer image build --source <path to agent-runner>', 'Or start the released image: stigmer server start (without --use-local-image)'],
+    })
+  }
+
+  const mustPull = req.pull === 'always' || (!local && req.pull === 'missing')
+  if (!local && req.pull === 'never') {
+    ui.fail('not present')
+    throw new StigmerError(`The image ${ref} is not present in ${runtime.displayName} and --pull never forbids pulling it.`, {
+      code: 'IMAGE_NOT_FOUND',
+      exit: ExitCode.IMAGE_NOT_FOUND,
+      suggestions: [`Pull it: stigmer image pull --image ${ref}`, 'Or allow it: stigmer server start --pull missing'],
+    })
+  }
+
+  let pulled = false
+  if (mustPull && req.image.source !== '--use-local-image') {
+    const size = await remoteImageSize(runtime, ref, req.signal)
+    if (!local) ui.info(firstRunMessage(ref, size))
+    ui.output(`pulling ${ref}`)
+    const reporter: PullReporter = req.json ? silentReporter : req.tty ? ttyReporter(process.stderr, (line) => ui.output(line)) : lineReporter((line) => ui.info(line))
+    await pullImage(runtime, ref, {reporter, signal: req.signal, sizeBytes: size, timeoutMs: req.pullTimeoutMs})
+    local = await runtime.inspectImage(ref)
+    pulled = true
+  }
+
+  if (!local) throw new StigmerError(`The image ${ref} is still missing after the pull.`, {code: 'IMAGE_NOT_FOUND', exit: ExitCode.IMAGE_NOT_FOUND})
+  ui.succeed(pulled ? 'pulled' : 'present')
+  return {image: local, pulled}
+}
+
+/**
+ * `stigmer server start`: converge on one healthy, managed agent-runner
+ * container. Idempotent; serialised by a lock; Ctrl-C removes what this run
+ * created and releases the lock.
+ */
+export async function startServer(req: StartRequest): Promise<StartResult> {
+  const {runtime, ui, paths} = req
+  const warnings: string[] = []
+  const warn = (text: string) => {
+    warnings.push(text)
+    ui.warn(text)
+  }
+
+  const platform = req.platform ?? process.platform
+  const uid = req.uid ?? (typeof process.getuid === 'function' ? process.getuid() : undefined)
+  const gid = req.gid ?? (typeof process.getgid === 'function' ? process.getgid() : undefined)
+
+  ui.start(`Engine: ${runtime.displayName}`)
+  const engine = await runtime.info()
+  ui.succeed(`${engine.name} ${engine.version}`)
+
+  const lock = await acquireLock(paths.serverLock, {
+    onWait: () => ui.info('Another stigmer command is changing the agent-runner; waiting for it...'),
+    signal: req.signal,
+  })
+  let createdId: string | undefined
+  let finished = false
+  try {
+    const {image, pulled} = await ensureImage(req)
+    if (!image.healthcheck) warn(`The image ${req.image.ref} has no health check: it counts as ready once it runs.`)
+    if (!req.image.isPinned && req.image.source !== '--use-local-image') {
+      // Not an error: say what runs instead of the pinned version.
+      ui.info(`Using ${req.image.ref} (from ${req.image.source}); this CLI pins ${req.image.pinned}.`)
+    }
+
+    const network = chooseNetworkMode({
+      engineInfo: {inVm: engine.inVm, name: engine.name, rootless: engine.rootless, runtime: runtime.name},
+      platform,
+      requested: req.network?.mode,
+      ...(req.network ? {requestedSource: req.network.source} : {}),
+    })
+    if (network.caveat) warn(network.caveat)
+    const gatewayName = network.mode === 'bridge' ? runtime.hostGatewayName : undefined
+    const environment: ContainerEnvironment = buildContainerEnv({
+      configEnv: req.configEnv,
+      extra: req.extraEnv,
+      flags: req.envFlags,
+      gatewayName,
+      hostEnv: req.hostEnv,
+    })
+
+    // Preflight: Temporal, checked from the host before any rewrite.
+    const temporal = buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env.TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233'
+    if (!(await canConnect(temporal, 1000))) {
+      const text = `Temporal does not answer at ${temporal}: the agent-runner will not become ready until it does.`
+      if (req.requireTemporal) {
+        throw new StigmerError(text, {
+          code: 'TEMPORAL_UNREACHABLE',
+          exit: ExitCode.TEMPORAL_UNREACHABLE,
+          suggestions: ['Start a Temporal dev server: temporal server start-dev (or: stigmer temporal start, with the temporal plugin)', 'Or point to yours: --temporal-address host:port'],
+        })
+      }
+
+      warn(`${text} Start it with: temporal server start-dev`)
+    }
+
+    ensureWorkspace(req.workspace)
+    const spec: ContainerSpec = {
+      binds: [{containerPath: '/workspace', hostPath: req.workspace, selinuxRelabel: 'private'}],
+      env: environment.env,
+      extraHosts: extraHostsFor(network.mode, runtime.name),
+      image: req.image.ref,
+      labels: {},
+      name: CONTAINER_NAME,
+      network: network.mode,
+      restartPolicy: 'unless-stopped',
+      stopTimeoutSeconds: 10,
+      ...containerUser(platform, engine, uid, gid),
+    }
+    const hash = specHash(spec, image.id)
+    const labelled: ContainerSpec = {
+      ...spec,
+      labels: {
+        [LABEL_CLI_VERSION]: req.cliVersion,
+        [LABEL_IMAGE_REF]: req.image.ref,
+        [LABEL_MANAGED]: 'true',
+        [LABEL_NETWORK]: network.mode,
+        [LABEL_NETWORK_REASON]: network.reason,
+        [LABEL_SPEC_HASH]: hash,
+        [LABEL_WORKSPACE]: req.workspace,
+      },
+    }
+
+    const digest = image.digests[0]?.split('@')[1]
+    const result = (status: StartResult['status'], id: string, ready: {health: string; readyAfterMs: number}): StartResult => ({
+      containerId: id,
+      containerName: CONTAINER_NAME,
+      endpoint: engine.endpoint.url,
+      health: ready.health,
+      image: req.image.ref,
+      imageDigest: digest,
+      imageId: image.id,
+      logsCommand: 'stigmer server logs -f',
+      network: network.mode,
+      networkReason: network.reason,
+      pulled,
+      readyAfterMs: ready.readyAfterMs,
+      runtime: runtime.name,
+      status,
+      warnings,
+      workspace: req.workspace,
+    })
+
+    const record = (id: string) =>
+      writeServerState(paths.serverStateFile, {
+        cliVersion: req.cliVersion,
+        containerId: id,
+        containerName: CONTAINER_NAME,
+        endpoint: engine.endpoint.url,
+        image: req.image.ref,
+        network: network.mode,
+        networkReason: network.reason,
+        runtime: runtime.name,
+        startedAt: new Date().toISOString(),
+        workspace: req.workspace,
+      })
+
+    const existing = await findManaged(runtime)
+    let status: StartResult['status'] = 'started'
+    if (existing) {
+      if (existing.running && existing.labels[LABEL_SPEC_HASH] === hash) {
+        ui.start('Agent-runner already running with this configuration')
+        const ready = await waitUntilReady(runtime, existing.id, {hasHealthcheck: Boolean(existing.healthcheck), onProbe: (t) => ui.output(t), signal: req.signal, timeoutMs: req.timeoutMs})
+        ui.succeed(ready.health)
+        record(existing.id)
+        finished = true
+        return result('already-running', existing.id, ready)
+      }
+
+      const why = existing.running ? 'its configuration changed' : `it is ${existing.status}`
+      ui.start(`Replacing the existing container (${why})`)
+      await runtime.removeContainer(existing.id, {force: true})
+      logLifecycle(paths.lifecycleLog, 'replace', `removed container ${existing.id.slice(0, 12)} (${why})`)
+      ui.succeed()
+      status = 'replaced'
+    }
+
+    ui.start('Create container')
+    try {
+      createdId = await runtime.createContainer(labelled)
+    } catch (error) {
+      // Someone made one between our look and our create (not stigmer: it holds the lock): replace it.
+      if (error instanceof RuntimeError && error.reason === 'conflict') {
+        await runtime.removeContainer(CONTAINER_NAME, {force: true})
+        createdId = await runtime.createContainer(labelled)
+      } else {
+        throw error
+      }
+    }
+
+    ui.succeed(createdId.slice(0, 12))
+    if (req.signal.aborted) throw new InterruptedError()
+    ui.start('Start container')
+    await runtime.startContainer(createdId)
+    logLifecycle(paths.lifecycleLog, 'start', `started container ${createdId.slice(0, 12)} from ${req.image.ref} on ${runtime.name} (${network.mode} networking)`, {image: req.image.ref, runtime: runtime.name})
+    ui.succeed()
+    ui.start('Wait until ready')
+    const ready = await waitUntilReady(runtime, createdId, {
+      hasHealthcheck: Boolean(image.healthcheck),
+      onProbe: (t) => ui.output(t),
+      signal: req.signal,
+      timeoutMs: req.timeoutMs,
+    })
+    ui.succeed(`${ready.health === 'none' ? 'running' : ready.health} after ${(ready.readyAfterMs / 1000).toFixed(1)}s`)
+    record(createdId)
+    logLifecycle(paths.lifecycleLog, 'ready', `container ${createdId.slice(0, 12)} ready (${ready.health}) after ${ready.readyAfterMs} ms`)
+    finished = true
+    return result(status, createdId, ready)
+  } catch (error) {
+    ui.fail()
+    if (createdId && !finished) {
+      // Never leave behind a container this run created but did not finish starting.
+      const interrupted = req.signal.aborted
+      await runtime.removeContainer(createdId, {force: true}).catch(() => undefined)
+      clearServerState(paths.serverStateFile)
+      logLifecycle(paths.lifecycleLog, 'cleanup', `removed container ${createdId.slice(0, 12)} after a failed start${interrupted ? ' (interrupted)' : ''}`)
+    }
+
+    if (req.signal.aborted) throw new InterruptedError('Interrupted; nothing was left running')
+    throw error
+  } finally {
+    await lock.release()
+  }
+}
+
+export interface StopResult {
+  readonly status: 'not-running' | 'stopped'
+  readonly containerId: string | undefined
+  readonly workspace: string | undefined
+}
+
+/** Stops and removes the managed container. Touches nothing else. */
+export async function stopServer(runtime: ContainerRuntime, paths: StigmerPaths, options: {signal?: AbortSignal; timeoutSeconds: number; ui: TaskUi}): Promise<StopResult> {
+  const lock = await acquireLock(paths.serverLock, {signal: options.signal})
+  try {
+    const existing = await findManaged(runtime)
+    const state = readServerState(paths.serverStateFile)
+    if (!existing) {
+      clearServerState(paths.serverStateFile)
+      return {containerId: undefined, status: 'not-running', workspace: state?.workspace}
+    }
+
+    options.ui.start(`Stop ${CONTAINER_NAME}`)
+    if (existing.running) await runtime.stopContainer(existing.id, {timeoutSeconds: options.timeoutSeconds})
+    options.ui.succeed()
+    options.ui.start('Remove container')
+    await runtime.removeContainer(existing.id, {force: true})
+    options.ui.succeed()
+    clearServerState(paths.serverStateFile)
+    logLifecycle(paths.lifecycleLog, 'stop', `stopped and removed container ${existing.id.slice(0, 12)}`)
+    return {containerId: existing.id, status: 'stopped', workspace: existing.labels[LABEL_WORKSPACE] ?? state?.workspace}
+  } finally {
+    await lock.release()
+  }
+}
+
+export interface StatusResult {
+  readonly state: 'absent' | ContainerInfo['status']
+  readonly running: boolean
+  readonly healthy: boolean
+  readonly health: string
+  readonly lastProbe: string | undefined
+  readonly exitCode: number | undefined
+  readonly oomKilled: boolean
+  readonly containerId: string | undefined
+  readonly image: string | undefined
+  readonly imageId: string | undefined
+  readonly imageDigest: string | undefined
+  readonly imageVersion: string | undefined
+  readonly pinnedImage: string
+  readonly matchesPinned: boolean | undefined
+  readonly startedAt: string | undefined
+  readonly uptimeSeconds: number | undefined
+  readonly runtime: string
+  readonly endpoint: string
+  readonly network: string | undefined
+  readonly networkReason: string | undefined
+  readonly workspace: string | undefined
+  readonly env: Record<string, string>
+  readonly cliVersion: string | undefined
+}
+
+/** Everything about the managed container, secrets masked by the caller. */
+export async function serverStatus(runtime: ContainerRuntime, pinned: string): Promise<StatusResult> {
+  const [info, engine] = await Promise.all([findManaged(runtime), runtime.info()])
+  const base = {endpoint: engine.endpoint.url, pinnedImage: pinned, runtime: runtime.name}
+  if (!info) {
+    return {
+      ...base,
+      cliVersion: undefined,
+      containerId: undefined,
+      env: {},
+      exitCode: undefined,
+      health: 'none',
+      healthy: false,
+      image: undefined,
+      imageDigest: undefined,
+      imageId: undefined,
+      imageVersion: undefined,
+      lastProbe: undefined,
+      matchesPinned: undefined,
+      network: undefined,
+      networkReason: undefined,
+      oomKilled: false,
+      running: false,
+      startedAt: undefined,
+      state: 'absent',
+      uptimeSeconds: undefined,
+      workspace: undefined,
+    }
+  }
+
+  let health: string = info.health
+  let lastProbe = info.healthLog.at(-1)?.output.trim()
+  // The engine may not have run its first periodic check yet (every 30 s), and
+  // Podman without systemd never runs them: run the check now.
+  if (info.running && info.healthcheck && health !== 'healthy' && health !== 'unhealthy') {
+    const probe = await runtime.runHealthcheck(info.id).catch(() => undefined)
+    if (probe) {
+      health = probe.status === 'none' ? health : probe.status
+      lastProbe = probe.output.trim() || lastProbe
+    }
+  }
+
+  const image = await runtime.inspectImage(info.imageId).catch(() => undefined)
+  const ref = info.labels[LABEL_IMAGE_REF] ?? info.image
+  const started = info.startedAt ? Date.parse(info.startedAt) : Number.NaN
+  const healthy = info.running && (health === 'healthy' || (!info.healthcheck && health === 'none'))
+  return {
+    ...base,
+    cliVersion: info.labels[LABEL_CLI_VERSION],
+    containerId: info.id,
+    env: info.env,
+    exitCode: info.running ? undefined : info.exitCode,
+    health: info.healthcheck ? health : 'none',
+    healthy,
+    image: ref,
+    imageDigest: image?.digests[0]?.split('@')[1],
+    imageId: info.imageId,
+    imageVersion: image?.labels['org.opencontainers.image.version'],
+    lastProbe,
+    matchesPinned: ref === pinned,
+    network: info.labels[LABEL_NETWORK] ?? info.network,
+    networkReason: info.labels[LABEL_NETWORK_REASON],
+    oomKilled: info.oomKilled,
+    running: info.running,
+    startedAt: info.startedAt,
+    state: info.status,
+    uptimeSeconds: info.running && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : undefined,
+    workspace: info.labels[LABEL_WORKSPACE] ?? info.binds.find((b) => b.containerPath === '/workspace')?.hostPath,
+  }
+}
+
+export type {LogLine}
