@@ -3,6 +3,7 @@ import type {Readable} from 'node:stream'
 import Dockerode from 'dockerode'
 import {readFileSync} from 'node:fs'
 import {PassThrough} from 'node:stream'
+import {StringDecoder} from 'node:string_decoder'
 
 import type {RuntimeContext} from '../runtimes.js'
 import type {
@@ -190,6 +191,8 @@ function parseBind(bind: string): Bind {
 export async function* demuxLines(stream: Readable, options: {raw?: boolean; timestamps?: boolean}): AsyncGenerator<LogLine> {
   let pending: Buffer = Buffer.alloc(0)
   const partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
+  // A chunk or frame may end inside a multi-byte character.
+  const decoders = {stderr: new StringDecoder('utf8'), stdout: new StringDecoder('utf8')}
   const lines = function* (kind: 'stderr' | 'stdout', text: string): Generator<LogLine> {
     const all = partial[kind] + text
     const parts = all.split('\n')
@@ -210,7 +213,7 @@ export async function* demuxLines(stream: Readable, options: {raw?: boolean; tim
   for await (const chunk of stream) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
     if (options.raw) {
-      yield* lines('stdout', buf.toString('utf8'))
+      yield* lines('stdout', decoders.stdout.write(buf))
       continue
     }
 
@@ -219,13 +222,15 @@ export async function* demuxLines(stream: Readable, options: {raw?: boolean; tim
       const type = pending[0]
       const size = pending.readUInt32BE(4)
       if (pending.length < 8 + size) break
-      const payload = pending.subarray(8, 8 + size).toString('utf8')
+      const kind = type === 2 ? 'stderr' : 'stdout'
+      const payload = decoders[kind].write(pending.subarray(8, 8 + size))
       pending = pending.subarray(8 + size)
-      yield* lines(type === 2 ? 'stderr' : 'stdout', payload)
+      yield* lines(kind, payload)
     }
   }
 
   for (const kind of ['stdout', 'stderr'] as const) {
+    partial[kind] += decoders[kind].end()
     if (partial[kind] !== '') yield toLine(kind, partial[kind])
   }
 }

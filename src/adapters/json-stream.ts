@@ -1,5 +1,7 @@
 import type {Readable} from 'node:stream'
 
+import {StringDecoder} from 'node:string_decoder'
+
 import {RuntimeError, type RuntimeErrorReason} from './errors.js'
 
 /** One message of the engine's JSON progress stream (pull, push, build). */
@@ -35,6 +37,8 @@ export async function followJsonStream(
 ): Promise<StreamMessage[]> {
   const messages: StreamMessage[] = []
   let buffered = ''
+  // Chunk boundaries fall anywhere, also inside a multi-byte character.
+  const decoder = new StringDecoder('utf8')
   let failure: RuntimeError | undefined
   const handle = (line: string) => {
     const text = line.trim()
@@ -70,7 +74,7 @@ export async function followJsonStream(
 
     signal?.addEventListener('abort', onAbort, {once: true})
     stream.on('data', (chunk: Buffer | string) => {
-      buffered += chunk.toString()
+      buffered += typeof chunk === 'string' ? chunk : decoder.write(chunk)
       let nl = buffered.indexOf('\n')
       while (nl !== -1) {
         handle(buffered.slice(0, nl))
@@ -80,7 +84,7 @@ export async function followJsonStream(
     })
     stream.on('end', () => {
       signal?.removeEventListener('abort', onAbort)
-      handle(buffered)
+      handle(buffered + decoder.end())
       resolve()
     })
     stream.on('error', (error) => {
