@@ -1,0 +1,196 @@
+import type {ContainerRuntime} from '../adapters/types.js'
+
+import {RuntimeError} from '../adapters/errors.js'
+import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {addSecret} from '../lib/redact.js'
+
+/** Where `image login` goes when no registry is named. */
+export const DEFAULT_LOGIN_REGISTRY = 'ghcr.io'
+
+/**
+ * The registry host as engines key their credentials: "https://ghcr.io/v2/" ->
+ * "ghcr.io", Docker Hub's spellings -> "docker.io". A usage error for what is
+ * not a host[:port].
+ */
+export function normalizeRegistry(input: string): string {
+  const raw = input.trim()
+  const host = raw
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase()
+  if (
+    host === '' ||
+    !/^(?:[a-z\d](?:[a-z\d-]*[a-z\d])?)(?:\.[a-z\d](?:[a-z\d-]*[a-z\d])?)*(?::\d{1,5})?$|^\[[a-f\d:]+\](?::\d{1,5})?$/.test(
+      host,
+    )
+  ) {
+    throw usageError(`"${input}" is not a registry host (host or host:port, e.g. ghcr.io or 127.0.0.1:5000).`)
+  }
+
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return 'docker.io'
+  return host
+}
+
+/** One trailing newline (and a CR before it) is not part of a piped password, as with docker login --password-stdin. */
+export function passwordFromInput(text: string): string {
+  return text.replace(/\n$/, '').replace(/\r$/, '')
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = ''
+  for await (const chunk of stream) text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8')
+  return text
+}
+
+/** Reads a line from a terminal with echo off. Ctrl-C interrupts, Ctrl-D or Enter ends. */
+async function promptHidden(prompt: string, stdin: NodeJS.ReadStream, out: NodeJS.WriteStream): Promise<string> {
+  out.write(prompt)
+  const wasRaw = stdin.isRaw
+  stdin.setRawMode(true)
+  stdin.resume()
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let value = ''
+      const onData = (chunk: Buffer) => {
+        for (const char of chunk.toString('utf8')) {
+          switch (char) {
+            case '\n':
+
+            case '\r':
+            case '\u0004': {
+              stdin.off('data', onData)
+              resolve(value)
+              return
+            }
+
+            case '\u0003': {
+              stdin.off('data', onData)
+              reject(new InterruptedError())
+              return
+            }
+
+            case '\b':
+            case '\u007F': {
+              value = value.slice(0, -1)
+              break
+            }
+
+            default: {
+              if (char >= ' ') value += char
+            }
+          }
+        }
+      }
+
+      stdin.on('data', onData)
+    })
+  } finally {
+    stdin.setRawMode(wasRaw)
+    stdin.pause()
+    out.write('\n')
+  }
+}
+
+/**
+ * The password, from stdin only: piped (read to the end) or, on a terminal, a
+ * prompt without echo. Never from argv. Registered as a secret at once so no
+ * message can print it.
+ */
+export async function readPassword(options: {
+  registry: string
+  stdin?: NodeJS.ReadStream
+  username: string
+}): Promise<string> {
+  const stdin = options.stdin ?? process.stdin
+  const password = stdin.isTTY
+    ? await promptHidden(`Password for ${options.username} at ${options.registry}: `, stdin, process.stderr)
+    : passwordFromInput(await readAll(stdin))
+  addSecret(password)
+  if (password === '') {
+    throw usageError('No password was given on stdin.', [
+      `Pipe it in: printf '%s' "$TOKEN" | stigmer image login ${options.registry} --username ${options.username} --password-stdin`,
+    ])
+  }
+
+  return password
+}
+
+/** What to type to log in; also used by `image push` when a registry refuses. */
+export function loginHint(registry: string, username?: string): string {
+  return `stigmer image login ${registry} --username ${username ?? '<user>'} --password-stdin`
+}
+
+/** ghcr.io and Docker Hub want tokens, not account passwords. */
+export function tokenHint(registry: string): string | undefined {
+  if (registry === 'ghcr.io')
+    return 'For ghcr.io the password is a GitHub personal access token with the write:packages scope (read:packages to pull).'
+  if (registry === 'docker.io')
+    return 'For Docker Hub use an access token (Account settings > Personal access tokens) as the password.'
+  return undefined
+}
+
+export interface LoginResult {
+  readonly registry: string
+  readonly username: string
+  readonly runtime: string
+  /** How the credentials were stored: the engine's own mechanism. */
+  readonly storedWith: string
+}
+
+/** Verifies the credentials with the engine, then stores them the way `docker login` / `podman login` does. */
+export async function registryLogin(
+  runtime: ContainerRuntime,
+  credentials: {password: string; registry: string; username: string},
+): Promise<LoginResult> {
+  addSecret(credentials.password)
+  try {
+    await runtime.login(credentials)
+  } catch (error) {
+    throw loginFailure(error, runtime, credentials)
+  }
+
+  return {
+    registry: credentials.registry,
+    runtime: runtime.name,
+    storedWith: `${runtime.cli} login (${runtime.name === 'podman' ? "Podman's auth.json" : "Docker's config.json or its credential helper"})`,
+    username: credentials.username,
+  }
+}
+
+function loginFailure(
+  error: unknown,
+  runtime: ContainerRuntime,
+  credentials: {registry: string; username: string},
+): StigmerError {
+  const {registry, username} = credentials
+  const detail = (error instanceof Error ? error.message : String(error)).replace(
+    `${registry} refused the login for ${username}: `,
+    '',
+  )
+  if (error instanceof RuntimeError && error.reason === 'auth') {
+    return new StigmerError(`${registry} refused the login for user ${username}.`, {
+      cause: error,
+      code: 'REGISTRY_AUTH',
+      details: detail,
+      exit: ExitCode.REGISTRY_AUTH,
+      kind: 'external',
+      suggestions: [
+        'Check the user name and password (or token) and try again.',
+        ...(tokenHint(registry) ? [tokenHint(registry)!] : []),
+      ],
+    })
+  }
+
+  if (error instanceof RuntimeError && error.reason === 'aborted') return new InterruptedError()
+  return new StigmerError(`Could not log in to ${registry} with ${runtime.displayName}: ${detail}`, {
+    cause: error,
+    code: 'REGISTRY_UNREACHABLE',
+    command: `${runtime.cli} login ${registry} --username ${username} --password-stdin`,
+    exit: ExitCode.GENERAL,
+    kind: 'external',
+    suggestions: [
+      `Check that ${registry} is reachable from ${runtime.displayName} (a registry on plain HTTP must be marked insecure for the engine).`,
+    ],
+  })
+}
