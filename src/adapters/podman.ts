@@ -57,6 +57,16 @@ export class PodmanAdapter extends EngineApiRuntime {
     }
   }
 
+  /**
+   * `podman login` checks the credentials with the registry itself, honouring
+   * registries.conf (insecure registries). Podman's compat /auth endpoint does
+   * not: it insists on TLS for every host but "localhost", so it cannot verify
+   * a plain-HTTP registry such as 127.0.0.1:5000.
+   */
+  override async login(credentials: RegistryCredentials): Promise<void> {
+    await this.storeCredentials(credentials)
+  }
+
   override async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
     if (await this.isManifestList(ref)) return this.pushManifestList(ref, options)
     return super.pushImage(ref, options)
@@ -161,7 +171,10 @@ export class PodmanAdapter extends EngineApiRuntime {
       reject: false,
       timeout: 60_000,
     })
-    if (result.exitCode !== 0) throw new RuntimeError('auth', `podman login ${credentials.registry} failed: ${result.stderr.trim()}`)
+    if (result.exitCode !== 0) {
+      const text = result.stderr.trim()
+      throw new RuntimeError(classifyStreamError(text) === 'auth' ? 'auth' : 'engine', `podman login ${credentials.registry} failed: ${text}`)
+    }
   }
 
   private cliEnv(): NodeJS.ProcessEnv {
