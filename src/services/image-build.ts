@@ -217,7 +217,7 @@ export interface BuildOutcome {
 
 /** Noise the engines print between steps, which says nothing a person needs. */
 const NOISE =
-  /^(?:-{2,3}> |Removing intermediate container|Successfully built|Successfully tagged|COMMIT |Getting image source signatures|Copying (?:blob|config)|Writing manifest|Storing signatures)/
+  /^(?:-{2,3}> |Removing intermediate container|Successfully built|Successfully tagged|(?:\[\d+\/\d+\] )?COMMIT |[\da-f]{64}$|Getting image source signatures|Copying (?:blob|config)|Writing manifest|Storing signatures)/
 
 /**
  * Stages the context, builds, and removes the staged folder whatever happens
