@@ -54,32 +54,20 @@ async function promptHidden(prompt: string, stdin: NodeJS.ReadStream, out: NodeJ
       let value = ''
       const onData = (chunk: Buffer) => {
         for (const char of chunk.toString('utf8')) {
-          switch (char) {
-            case '\n':
-
-            case '\r':
-            case '\u0004': {
-              stdin.off('data', onData)
-              resolve(value)
-              return
-            }
-
-            case '\u0003': {
-              stdin.off('data', onData)
-              reject(new InterruptedError())
-              return
-            }
-
-            case '\b':
-            case '\u007F': {
-              value = value.slice(0, -1)
-              break
-            }
-
-            default: {
-              if (char >= ' ') value += char
-            }
+          if (char === '\u0003') {
+            stdin.off('data', onData)
+            reject(new InterruptedError())
+            return
           }
+
+          if (char === '\n' || char === '\r' || char === '\u0004') {
+            stdin.off('data', onData)
+            resolve(value)
+            return
+          }
+
+          if (char === '\b' || char === '\u007F') value = value.slice(0, -1)
+          else if (char >= ' ') value += char
         }
       }
 
