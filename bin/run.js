@@ -1,4 +1,41 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+// Fast paths: `stigmer --version` and `stigmer --help` answer without loading oclif
+// (importing @oclif/core alone costs more than Node's own startup). The help text is
+// a snapshot oclif itself rendered at build time (scripts/snapshot-help.mjs); it is
+// used only when it matches this version and no user plugins are installed, which
+// would add commands to it. Everything else goes to oclif.
+import {existsSync, readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
 
-await execute({dir: import.meta.url})
+const argv = process.argv.slice(2)
+const root = new URL('..', import.meta.url).pathname
+
+function fast() {
+  if (argv.length !== 1 || process.env.STIGMER_NO_FAST_PATH) return false
+  const [arg] = argv
+  if (arg === '--version' || arg === '-v') {
+    const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+    process.stdout.write(`${pjson.name}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+    return true
+  }
+
+  if (arg === '--help' || arg === '-h') {
+    const snapshot = join(root, 'dist', 'help.json')
+    if (!existsSync(snapshot)) return false
+    const dataDir = process.env.STIGMER_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'stigmer')
+    if (process.platform === 'win32' || existsSync(join(dataDir, 'package.json'))) return false
+    const {help, version} = JSON.parse(readFileSync(snapshot, 'utf8'))
+    const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+    if (version !== pjson.version) return false
+    process.stdout.write(help.replace('{{PLATFORM}}', `${process.platform}-${process.arch} node-${process.version}`))
+    return true
+  }
+
+  return false
+}
+
+if (!fast()) {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}
