@@ -73,6 +73,23 @@ export class PodmanAdapter extends EngineApiRuntime {
   }
 
   /**
+   * A manifest list's name can only be removed with `podman manifest rm`, which
+   * drops that name alone (the list goes with its last name). The compat
+   * DELETE resolves the name to one of the list's images and fails with "tag
+   * not known".
+   */
+  override async removeImage(ref: string, options: {force?: boolean} = {}): Promise<void> {
+    if (await this.isManifestList(ref)) {
+      const {execa} = await import('execa')
+      const result = await execa(this.podmanBinary(), ['manifest', 'rm', ref], {env: this.cliEnv(), reject: false})
+      if (result.exitCode !== 0) throw new RuntimeError('engine', `Could not remove the manifest list ${ref}: ${result.stderr.trim()}`)
+      return
+    }
+
+    return super.removeImage(ref, options)
+  }
+
+  /**
    * Runs the health check now, through libpod's endpoint, which records the
    * result in the container's health log like a timer-driven check would.
    */
