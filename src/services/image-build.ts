@@ -295,7 +295,7 @@ export async function buildImage(
     dockerfile: plan.dockerfile,
     dockerfileFrom: plan.dockerfileFrom,
     durationMs: Date.now() - started,
-    id: info?.id ?? result.id,
+    id: result.manifestList ? result.id : (info?.id ?? result.id),
     manifestList: result.manifestList,
     platforms: result.platforms.length > 0 ? result.platforms : info ? Object.keys(sizes) : [],
     revision: plan.git?.revision,
