@@ -70,6 +70,15 @@ export function chooseNetworkMode(input: NetworkModeInput): NetworkModeChoice {
       }
     }
 
+    if (input.requested === 'bridge' && hostBehaves) {
+      return {
+        caveat:
+          'bridge networking on Linux: the container reaches the host through the bridge gateway, so services on the host must listen on an address the bridge reaches (0.0.0.0 or the bridge gateway), not only on 127.0.0.1',
+        mode: 'bridge',
+        reason,
+      }
+    }
+
     return {mode: input.requested, reason}
   }
 

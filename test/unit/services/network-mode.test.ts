@@ -85,6 +85,7 @@ describe('network-mode', () => {
         reason: /^Linux: host networking/,
       },
       {
+        caveat: /listen on an address the bridge reaches/,
         input: {engineInfo: {inVm: false, rootless: false, runtime: 'docker'}, platform: 'linux', requested: 'bridge'},
         mode: 'bridge',
         name: 'explicit --network bridge on Linux',
