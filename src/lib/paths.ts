@@ -1,5 +1,5 @@
 import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 
 /** Every file stigmer keeps, in one place. `STIGMER_HOME` moves them all (tests use it). */
 export interface StigmerPaths {
@@ -38,4 +38,24 @@ export function stigmerPaths(env: NodeJS.ProcessEnv = process.env, home: string 
     runDir: join(root, 'run'),
     markersDir: join(stateDir, 'markers'),
   }
+}
+
+/**
+ * The workspace folder: --workspace (relative to the current folder), else
+ * `workspace:` in the config file (relative to the home folder), else the
+ * default. `~` is expanded in both. One rule for `server start` and `doctor`.
+ */
+export function resolveWorkspace(input: {
+  configFile: string
+  configured?: string | undefined
+  cwd?: string
+  defaultWorkspace: string
+  flag?: string | undefined
+  home?: string
+}): {path: string; source: string} {
+  const home = input.home ?? homedir()
+  const expand = (raw: string) => (raw === '~' ? home : raw.startsWith('~/') ? join(home, raw.slice(2)) : raw)
+  if (input.flag) return {path: resolve(input.cwd ?? process.cwd(), expand(input.flag)), source: '--workspace'}
+  if (input.configured) return {path: resolve(home, expand(input.configured)), source: `workspace in ${input.configFile}`}
+  return {path: input.defaultWorkspace, source: 'default'}
 }

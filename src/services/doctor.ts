@@ -20,7 +20,7 @@ import {parseEndpointUrl} from '../detection/endpoint.js'
 import {currentMachine} from '../detection/machine.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {StigmerError} from '../lib/errors.js'
-import {stigmerPaths} from '../lib/paths.js'
+import {resolveWorkspace, stigmerPaths} from '../lib/paths.js'
 import {
   type CheckResult,
   choiceReason,
@@ -145,10 +145,7 @@ export function workspaceFor(
   home: string,
   configFile: string,
 ): {path: string; source: string} {
-  if (!config.workspace) return {path: defaultWorkspace, source: 'default'}
-  const raw = config.workspace
-  const expanded = raw === '~' ? home : raw.startsWith('~/') ? join(home, raw.slice(2)) : raw
-  return {path: isAbsolute(expanded) ? expanded : resolve(home, expanded), source: `workspace in ${configFile}`}
+  return resolveWorkspace({configFile, configured: config.workspace, defaultWorkspace, home})
 }
 
 /** TEMPORAL_SERVICE_ADDRESS: host environment, then the config file's env, then localhost:7233. */

@@ -1,13 +1,10 @@
 import {Flags} from '@oclif/core'
-import {homedir} from 'node:os'
-import {resolve} from 'node:path'
-
 import {StigmerCommand} from '../../base-command.js'
 import {loadConfig} from '../../lib/config.js'
 import {usageError} from '../../lib/errors.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {parseDurationSeconds} from '../../lib/format.js'
-import {stigmerPaths} from '../../lib/paths.js'
+import {resolveWorkspace, stigmerPaths} from '../../lib/paths.js'
 import {addSecretsFromEnv} from '../../lib/redact.js'
 import {parseEnvFlags} from '../../services/container-env.js'
 import {resolveImage} from '../../services/image-resolution.js'
@@ -79,8 +76,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     const timeout = seconds('timeout', flags.timeout) ?? config.startTimeoutSeconds ?? 120
     const pullTimeout = seconds('pull-timeout', flags['pull-timeout']) ?? config.pullTimeoutSeconds ?? 300
     const image = resolveImage({cliVersion: this.config.version, config, env: process.env, imageFlag: flags.image, useLocalImage: flags['use-local-image']})
-    const workspaceRaw = flags.workspace ?? config.workspace ?? paths.defaultWorkspace
-    const workspace = resolve(workspaceRaw.replace(/^~(?=$|\/)/, homedir()))
+    const workspace = resolveWorkspace({configFile: paths.configFile, configured: config.workspace, defaultWorkspace: paths.defaultWorkspace, flag: flags.workspace}).path
     const network = flags.network ? {mode: flags.network as 'bridge' | 'host', source: '--network'} : config.network ? {mode: config.network, source: 'network in the config file'} : undefined
     const {runtime} = await this.runtime(flags.runtime)
     this.ui = taskUiFor({json: this.jsonEnabled()})
