@@ -111,6 +111,11 @@ export function toRuntimeError(error: unknown, what: string): RuntimeError {
     }
 
     default: {
+      // Podman's compat API answers 500 where Docker answers 409.
+      if (/already in use|container state improper/i.test(detail)) {
+        return new RuntimeError('conflict', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
+      }
+
       if (/unauthorized|authentication required|denied/i.test(detail)) {
         return new RuntimeError('auth', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
       }
@@ -139,8 +144,12 @@ export function toHealthcheckSpec(raw: Dockerode.HealthConfig | undefined): Heal
 }
 
 function fromHealthcheckSpec(spec: HealthcheckSpec): Dockerode.HealthConfig {
+  // A shell check goes back as CMD-SHELL, the form images store: Podman 4 splits
+  // the arguments of a CMD check at spaces, so ['CMD', '/bin/sh', '-c', 'a b'] would run `sh -c a`.
+  const [shell, flag, script, ...extra] = spec.test
+  const shellForm = shell === '/bin/sh' && flag === '-c' && script !== undefined && extra.length === 0
   return {
-    Test: ['CMD', ...spec.test],
+    Test: shellForm ? ['CMD-SHELL', script] : ['CMD', ...spec.test],
     ...(spec.intervalMs ? {Interval: spec.intervalMs * NS} : {}),
     ...(spec.timeoutMs ? {Timeout: spec.timeoutMs * NS} : {}),
     ...(spec.startPeriodMs ? {StartPeriod: spec.startPeriodMs * NS} : {}),
@@ -574,7 +583,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
         stdout: true,
         timestamps: options.timestamps ?? false,
         ...(options.tail === undefined ? {} : {tail: options.tail}),
-        ...(options.since === undefined ? {} : {since: options.since}),
+        ...(options.since === undefined ? {} : {since: this.formatSince(options.since)}),
         ...(options.signal ? {abortSignal: options.signal} : {}),
       }
       // dockerode returns a Buffer when follow is false and a stream when it is true.
@@ -725,6 +734,19 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
 
   /** Multi-platform builds differ per engine. */
   protected abstract buildMultiPlatform(options: BuildOptions): Promise<BuildResult>
+
+  /**
+   * The `since` of a logs request. Docker takes unix seconds, with a fraction
+   * only as exactly nine digits of nanoseconds ("1700000000.500000000"); it
+   * refuses RFC 3339.
+   */
+  protected formatSince(since: number | string): string {
+    const ms = typeof since === 'number' ? since * 1000 : Date.parse(since)
+    if (Number.isNaN(ms)) throw new RuntimeError('engine', `"${since}" is not a time (use unix seconds or RFC 3339).`)
+    const seconds = Math.floor(ms / 1000)
+    const nanos = Math.round((ms - seconds * 1000) * 1_000_000)
+    return `${seconds}.${String(nanos).padStart(9, '0')}`
+  }
 
   /** Extra query parameters for /build (Podman: keep the Docker format so HEALTHCHECK survives). */
   protected buildQueryExtras(): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
+import semver from 'semver'
 
 import type {
   BuildOptions,
@@ -67,6 +68,16 @@ export class PodmanAdapter extends EngineApiRuntime {
     await this.storeCredentials(credentials)
   }
 
+  /** Podman 4 refuses 'host-gateway' in extra hosts (Podman 5 knows it): put the host's address in its place. */
+  override async createContainer(spec: ContainerSpec): Promise<string> {
+    if (!Object.values(spec.extraHosts ?? {}).includes('host-gateway')) return super.createContainer(spec)
+    const info = await this.info()
+    if (info.inVm || semver.gte(semver.coerce(info.version) ?? '0.0.0', '5.0.0')) return super.createContainer(spec)
+    const address = await this.hostGatewayAddress(spec.network, info)
+    const extraHosts = Object.fromEntries(Object.entries(spec.extraHosts!).map(([name, a]) => [name, a === 'host-gateway' ? address : a]))
+    return super.createContainer({...spec, extraHosts})
+  }
+
   override async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
     if (await this.isManifestList(ref)) return this.pushManifestList(ref, options)
     return super.pushImage(ref, options)
@@ -100,10 +111,12 @@ export class PodmanAdapter extends EngineApiRuntime {
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
     try {
       const result = (await this.dial(`/v4.0.0/libpod/containers/${encodeURIComponent(id)}/healthcheck?`)) as {FailingStreak?: number; Log?: Array<{ExitCode: number; Output: string}>; Status?: string}
-      const last = result.Log?.at(-1)
+      const probe = result.Log?.at(-1)
+      // Podman 4 leaves Log out of this answer when the check passed: the probe is in the container's health log.
+      const last = probe ? {exitCode: probe.ExitCode, output: probe.Output} : (await this.inspectContainer(id))?.healthLog.at(-1)
       return {
-        exitCode: last?.ExitCode ?? (result.Status === 'healthy' ? 0 : 1),
-        output: (last?.Output ?? '').trim(),
+        exitCode: last?.exitCode ?? (result.Status === 'healthy' ? 0 : 1),
+        output: (last?.output ?? '').trim(),
         status: (result.Status as HealthStatus) || 'starting',
       }
     } catch (error) {
@@ -207,6 +220,38 @@ export class PodmanAdapter extends EngineApiRuntime {
     if (!podman) return false
     const result = await execa(podman, ['manifest', 'exists', ref], {env: this.cliEnv(), reject: false})
     return result.exitCode === 0
+  }
+
+  /** Podman's formatSince: its compat API ignores a since it cannot parse, and it parses RFC 3339, not Docker's seconds.nanoseconds. */
+  protected override formatSince(since: number | string): string {
+    const ms = typeof since === 'number' ? since * 1000 : Date.parse(since)
+    if (Number.isNaN(ms)) throw new RuntimeError('engine', `"${since}" is not a time (use unix seconds or RFC 3339).`)
+    return new Date(ms).toISOString()
+  }
+
+  /**
+   * Where the host answers a container: with host networking, loopback; on a
+   * rootful bridge, the gateway of Podman's default network; rootless, the
+   * host's own address (what Podman 4 writes for host.containers.internal).
+   */
+  private async hostGatewayAddress(network: ContainerSpec['network'], info: EngineInfo): Promise<string> {
+    if (network === 'host') return '127.0.0.1'
+    if (info.rootless) {
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .find((i) => i && i.family === 'IPv4' && !i.internal)
+      if (external) return external.address
+    } else {
+      try {
+        const net = (await this.dial('/v4.0.0/libpod/networks/podman/json?')) as {subnets?: Array<{gateway?: string}>}
+        const gateway = net.subnets?.map((s) => s.gateway).find((g) => g && !g.includes(':'))
+        if (gateway) return gateway
+      } catch (error) {
+        throw toRuntimeError(error, 'Could not read the address of Podman\'s default network')
+      }
+    }
+
+    throw new RuntimeError('unsupported', 'Podman gives no address for host-gateway here; pass the host\'s IP address instead.')
   }
 
   /** A GET on Podman's own (libpod) API, on the same socket. */
