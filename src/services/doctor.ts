@@ -10,7 +10,6 @@
 
 import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {isAbsolute, join, resolve} from 'node:path'
 
 import type {ContainerRuntime, EngineInfo, ImageInfo} from '../adapters/types.js'
 import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+
 import {StigmerCommand} from '../../base-command.js'
 import {loadConfig} from '../../lib/config.js'
 import {usageError} from '../../lib/errors.js'
