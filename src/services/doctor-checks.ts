@@ -15,6 +15,7 @@ import type {ResolvedImage} from './image-resolution.js'
 import type {ServerState} from './server-state.js'
 
 import {ExitCode} from '../lib/exit-codes.js'
+import {formatBytes} from '../lib/format.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkMode, rewriteHostAddress} from './network-mode.js'
 
 export type CheckStatus = 'fail' | 'ok' | 'warn'
@@ -34,19 +35,6 @@ export interface CheckResult extends DoctorCheck {
 }
 
 const GB = 1e9
-
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '?'
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-
-  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`
-}
 
 // eslint-disable-next-line max-params -- private helper; positional arguments keep each verdict on one line
 function check(

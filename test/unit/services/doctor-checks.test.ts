@@ -7,6 +7,7 @@ import type {MachineView} from '../../../src/detection/strategies.js'
 import {detect, detectionFailure} from '../../../src/detection/detect.js'
 import {StigmerError, usageError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
+import {formatBytes} from '../../../src/lib/format.js'
 import {BUILTIN_PROVIDERS} from '../../../src/runtimes.js'
 import {
   type CheckResult,
@@ -17,7 +18,6 @@ import {
   engineCheck,
   engineInfoCheck,
   exitCodeOf,
-  formatBytes,
   formatMode,
   imageCheck,
   networkCheck,
