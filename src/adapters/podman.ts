@@ -45,10 +45,14 @@ export class PodmanAdapter extends EngineApiRuntime {
     return undefined
   }
 
-  /** The compat image inspect omits the health check; libpod's has it. */
+  /**
+   * The compat image inspect omits the health check; libpod's has it. Asked
+   * even when the io.stigmer.healthcheck label gave one: the label has the
+   * command but not the interval, timeout, start period or retries.
+   */
   override async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const info = await super.inspectImage(ref)
-    if (!info || info.healthcheck) return info
+    if (!info) return info
     try {
       const raw = (await this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`)) as {Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}}
       const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
