@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {accessSync, constants, mkdirSync} from 'node:fs'
+import {accessSync, chownSync, constants, existsSync, mkdirSync} from 'node:fs'
 
 import type {ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, ImageInfo, LogLine, NetworkMode} from '../adapters/types.js'
 import type {StigmerPaths} from '../lib/paths.js'
@@ -104,9 +104,16 @@ export function specHash(spec: ContainerSpec, imageId: string): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16)
 }
 
-function ensureWorkspace(path: string): void {
+/**
+ * Creates the workspace as the invoking user. `handTo`: when root starts the
+ * container, it keeps the image's own (non-root) user, which could not write a
+ * root-owned 0755 folder: a folder created now is given to that user.
+ */
+function ensureWorkspace(path: string, handTo?: {gid: number; uid: number}): void {
   try {
+    const created = !existsSync(path)
     mkdirSync(path, {mode: 0o755, recursive: true})
+    if (created && handTo) chownSync(path, handTo.uid, handTo.gid)
     accessSync(path, constants.W_OK)
   } catch (error) {
     throw new StigmerError(`The workspace folder ${path} cannot be created or written: ${(error as Error).message}`, {
@@ -148,12 +155,18 @@ export async function waitUntilReady(
   const started = Date.now()
   let lastProbe: string | undefined
   let interval = 150
+  let restartsBefore: number | undefined
   for (;;) {
     if (options.signal.aborted) throw new InterruptedError('Interrupted while waiting for the agent-runner to become ready')
     const info = await runtime.inspectContainer(id)
     if (!info) throw new StigmerError('The agent-runner container disappeared while starting (someone removed it).', {code: 'CONTAINER_EXITED', exit: ExitCode.CONTAINER_EXITED})
-    if (!info.running && info.status !== 'created' && info.status !== 'restarting') {
-      const why = info.oomKilled ? 'was killed for running out of memory (OOM)' : `exited with code ${info.exitCode}`
+    restartsBefore ??= info.restartCount
+    // The restart policy (unless-stopped) brings a crashed container back at once: the engine
+    // then shows it "restarting" or running again with a higher restart count (and Docker marks
+    // it unhealthy). That is a crash too, not a container that is still starting.
+    const restarted = info.status === 'restarting' || info.restartCount > restartsBefore
+    if (restarted || (!info.running && info.status !== 'created')) {
+      const why = info.oomKilled ? 'was killed for running out of memory (OOM)' : info.running ? 'exited and was restarted by the engine' : `exited with code ${info.exitCode}`
       throw new StigmerError(`The agent-runner container ${why} while starting.`, {
         code: 'CONTAINER_EXITED',
         data: {exitCode: info.exitCode, oomKilled: info.oomKilled},
@@ -314,7 +327,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       warn(`${text} Start it with: temporal server start-dev`)
     }
 
-    ensureWorkspace(req.workspace)
+    const user = containerUser(platform, engine, uid, gid)
+    // Root on a native engine: the container keeps the image's numeric user (never root).
+    const imageUser = /^(\d+)(?::(\d+))?$/.exec(image.user)
+    const handTo = platform === 'linux' && !engine.inVm && uid === 0 && user.user === undefined && imageUser && imageUser[1] !== '0' ? {gid: Number(imageUser[2] ?? imageUser[1]), uid: Number(imageUser[1])} : undefined
+    ensureWorkspace(req.workspace, handTo)
     const spec: ContainerSpec = {
       binds: [{containerPath: '/workspace', hostPath: req.workspace, selinuxRelabel: 'private'}],
       env: environment.env,
@@ -325,7 +342,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       network: network.mode,
       restartPolicy: 'unless-stopped',
       stopTimeoutSeconds: 10,
-      ...containerUser(platform, engine, uid, gid),
+      ...user,
     }
     const hash = specHash(spec, image.id)
     const labelled: ContainerSpec = {
