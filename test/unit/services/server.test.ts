@@ -1,0 +1,249 @@
+import {expect} from 'chai'
+
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  HealthcheckRunResult,
+  LogLine,
+} from '../../../src/adapters/types.js'
+
+import {statusExitCode} from '../../../src/commands/server/status.js'
+import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
+import {ExitCode} from '../../../src/lib/exit-codes.js'
+import {containerUser, specHash, waitUntilReady} from '../../../src/services/server.js'
+
+const native = {inVm: false, rootless: false, runtime: 'docker'}
+
+function info(over: Partial<ContainerInfo>): ContainerInfo {
+  return {
+    binds: [],
+    created: '',
+    env: {},
+    error: undefined,
+    exitCode: 0,
+    finishedAt: undefined,
+    health: 'starting',
+    healthcheck: {test: ['CMD', 'true']},
+    healthFailingStreak: 0,
+    healthLog: [],
+    id: 'c1',
+    image: 'img',
+    imageId: 'sha256:1',
+    labels: {},
+    name: 'stigmer-agent-runner',
+    network: 'host',
+    oomKilled: false,
+    restartCount: 0,
+    running: true,
+    startedAt: undefined,
+    status: 'running',
+    user: '',
+    ...over,
+  }
+}
+
+/** A runtime whose inspect answers are scripted (the last one repeats), and whose probe is given. */
+function scripted(
+  states: ContainerInfo[],
+  probe: () => HealthcheckRunResult,
+  log: string[] = ['line one', 'line two'],
+): ContainerRuntime & {probes: number} {
+  let i = 0
+  const fake = {
+    async inspectContainer() {
+      const state = states[Math.min(i, states.length - 1)]
+      i++
+      return state
+    },
+    async *logs(): AsyncGenerator<LogLine> {
+      for (const text of log) yield {stream: 'stdout', text, timestamp: undefined}
+    },
+    probes: 0,
+    async runHealthcheck() {
+      fake.probes++
+      return probe()
+    },
+  }
+  return fake as unknown as ContainerRuntime & {probes: number}
+}
+
+const notReady = (): HealthcheckRunResult => ({
+  exitCode: 1,
+  output: 'not ready: no heartbeat at /tmp/agent-runner.ready',
+  status: 'unhealthy',
+})
+
+async function failure(promise: Promise<unknown>): Promise<StigmerError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).to.be.instanceOf(StigmerError)
+    return error as StigmerError
+  }
+
+  throw new Error('expected a failure')
+}
+
+describe('server service', () => {
+  describe('containerUser', () => {
+    it('Linux, native engine: runs as the host user so workspace files are theirs', () => {
+      expect(containerUser('linux', native, 1500, 1500)).to.deep.equal({user: '1500:1500'})
+      expect(containerUser('linux', {...native, runtime: 'podman'}, 1500, 100)).to.deep.equal({user: '1500:100'})
+    })
+
+    it('root and uid 1000 keep the image user (never root inside)', () => {
+      expect(containerUser('linux', native, 0, 0)).to.deep.equal({})
+      expect(containerUser('linux', native, 1000, 1000)).to.deep.equal({})
+    })
+
+    it('rootless Podman: keep-id with the same uid', () => {
+      expect(containerUser('linux', {inVm: false, rootless: true, runtime: 'podman'}, 1500, 1500)).to.deep.equal({
+        keepUserNamespace: true,
+        user: '1500:1500',
+      })
+    })
+
+    it('a VM (Docker Desktop, Podman machine), another OS, or no uid: nothing to map', () => {
+      expect(containerUser('linux', {...native, inVm: true}, 1500, 1500)).to.deep.equal({})
+      expect(containerUser('darwin', native, 501, 20)).to.deep.equal({})
+      // eslint-disable-next-line unicorn/no-useless-undefined -- uid and gid are required parameters
+      expect(containerUser('win32', native, undefined, undefined)).to.deep.equal({})
+    })
+  })
+
+  describe('specHash', () => {
+    const spec: ContainerSpec = {
+      binds: [{containerPath: '/workspace', hostPath: '/home/u/.stigmer/data/workspace'}],
+      env: {A: '1', B: '2'},
+      image: 'ghcr.io/stigmer/agent-runner:v1.0.0',
+      labels: {anything: 'x'},
+      name: 'stigmer-agent-runner',
+      network: 'host',
+      restartPolicy: 'unless-stopped',
+    }
+
+    it('is stable: 16 hex digits, independent of env order and of labels', () => {
+      const hash = specHash(spec, 'sha256:aaa')
+      expect(hash).to.match(/^[\da-f]{16}$/)
+      expect(specHash({...spec, env: {B: '2', A: '1'}, labels: {other: 'y'}}, 'sha256:aaa')).to.equal(hash)
+    })
+
+    it('changes with what makes another container: image id, env value, workspace, network, user', () => {
+      const hash = specHash(spec, 'sha256:aaa')
+      const variants = [
+        specHash(spec, 'sha256:bbb'),
+        specHash({...spec, env: {A: '1', B: '3'}}, 'sha256:aaa'),
+        specHash({...spec, env: {A: '1'}}, 'sha256:aaa'),
+        specHash({...spec, binds: [{containerPath: '/workspace', hostPath: '/srv/ws'}]}, 'sha256:aaa'),
+        specHash({...spec, network: 'bridge'}, 'sha256:aaa'),
+        specHash({...spec, user: '1500:1500'}, 'sha256:aaa'),
+        specHash({...spec, extraHosts: {'host.docker.internal': 'host-gateway'}}, 'sha256:aaa'),
+      ]
+      for (const v of variants) expect(v).to.not.equal(hash)
+      expect(new Set(variants).size).to.equal(variants.length)
+    })
+  })
+
+  describe('statusExitCode', () => {
+    it('0 running and healthy, 4 running but not healthy, 3 not running', () => {
+      expect(statusExitCode({healthy: true, running: true})).to.equal(ExitCode.OK)
+      expect(statusExitCode({healthy: false, running: true})).to.equal(ExitCode.NOT_HEALTHY)
+      expect(statusExitCode({healthy: false, running: false})).to.equal(ExitCode.NOT_RUNNING)
+      expect([ExitCode.OK, ExitCode.NOT_RUNNING, ExitCode.NOT_HEALTHY]).to.deep.equal([0, 3, 4])
+    })
+  })
+
+  describe('waitUntilReady (a scripted engine)', () => {
+    const {signal} = new AbortController()
+
+    it('returns as soon as its own probe passes, without waiting for the engine interval', async () => {
+      let n = 0
+      const runtime = scripted([info({})], () =>
+        ++n < 3 ? notReady() : {exitCode: 0, output: 'ready: heartbeat 0s old', status: 'healthy'},
+      )
+      const started = Date.now()
+      const ready = await waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 10_000})
+      expect(ready.health).to.equal('healthy')
+      expect(runtime.probes).to.equal(3)
+      expect(Date.now() - started).to.be.lessThan(2000)
+    })
+
+    it('an image without a health check is ready once it runs', async () => {
+      const runtime = scripted(
+        [info({status: 'created', running: false}), info({healthcheck: undefined, health: 'none'})],
+        notReady,
+      )
+      const ready = await waitUntilReady(runtime, 'c1', {hasHealthcheck: false, signal, timeoutMs: 5000})
+      expect(ready.health).to.equal('none')
+      expect(runtime.probes).to.equal(0)
+    })
+
+    it('a container that exits: CONTAINER_EXITED (32) at once, with its exit code and last log lines', async () => {
+      const runtime = scripted([info({}), info({exitCode: 3, running: false, status: 'exited'})], notReady)
+      const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 60_000}))
+      expect(error.exit).to.equal(ExitCode.CONTAINER_EXITED)
+      expect(error.message).to.match(/exited with code 3/)
+      expect(error.details).to.include('line two')
+      expect(error.details).to.include('not ready: no heartbeat')
+    })
+
+    it('a crash the restart policy already undid (restart count went up) is a crash too, not "unhealthy"', async () => {
+      const runtime = scripted([info({}), info({health: 'unhealthy', restartCount: 1})], notReady)
+      const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 60_000}))
+      expect(error.exit).to.equal(ExitCode.CONTAINER_EXITED)
+      const restarting = scripted([info({}), info({exitCode: 3, running: false, status: 'restarting'})], notReady)
+      const again = await failure(waitUntilReady(restarting, 'c1', {hasHealthcheck: true, signal, timeoutMs: 60_000}))
+      expect(again.exit).to.equal(ExitCode.CONTAINER_EXITED)
+      expect(again.message).to.match(/exited with code 3/)
+    })
+
+    it('an already-running container with earlier restarts is judged from where it is now', async () => {
+      const runtime = scripted([info({health: 'healthy', restartCount: 4})], notReady)
+      expect((await waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 5000})).health).to.equal(
+        'healthy',
+      )
+    })
+
+    it('OOM-killed: says so', async () => {
+      const runtime = scripted([info({exitCode: 137, oomKilled: true, running: false, status: 'exited'})], notReady)
+      const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 60_000}))
+      expect(error.message).to.match(/out of memory/)
+    })
+
+    it('the engine reports unhealthy: CONTAINER_UNHEALTHY (30)', async () => {
+      const runtime = scripted(
+        [info({health: 'unhealthy', healthLog: [{end: '', exitCode: 1, output: 'probe said no', start: ''}]})],
+        notReady,
+      )
+      const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 60_000}))
+      expect(error.exit).to.equal(ExitCode.CONTAINER_UNHEALTHY)
+    })
+
+    it('never ready: START_TIMEOUT (31) after the timeout, with the last probe output', async () => {
+      const runtime = scripted([info({})], notReady)
+      const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 400}))
+      expect(error.exit).to.equal(ExitCode.START_TIMEOUT)
+      expect(error.details).to.include('not ready: no heartbeat at /tmp/agent-runner.ready')
+    })
+
+    it('the container disappears: CONTAINER_EXITED', async () => {
+      const runtime = scripted([undefined as unknown as ContainerInfo], notReady)
+      const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 5000}))
+      expect(error.exit).to.equal(ExitCode.CONTAINER_EXITED)
+    })
+
+    it('Ctrl-C (the signal aborts): InterruptedError (130)', async () => {
+      const controller = new AbortController()
+      const runtime = scripted([info({})], () => {
+        controller.abort()
+        return notReady()
+      })
+      const error = await failure(
+        waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal: controller.signal, timeoutMs: 60_000}),
+      )
+      expect(error).to.be.instanceOf(InterruptedError)
+      expect(error.exit).to.equal(130)
+    })
+  })
+})
