@@ -34,7 +34,7 @@ export class DockerAdapter extends EngineApiRuntime {
     // buildx keeps multi-platform results out of the classic image store, so it must push them.
     throw new RuntimeError(
       'unsupported',
-      'With Docker, multi-platform images go straight to a registry: use `stigmer image push --platform ...`, or --runtime podman to build a local manifest list.',
+      `Docker's buildx is installed, but it keeps a multi-platform result out of the local image store (it can only push it), so stigmer does not build several platforms with Docker. Build one platform at a time, use --runtime podman (it builds a local manifest list), or run buildx yourself: docker buildx build --platform ${options.platforms!.join(',')} --push -t <registry>/<name>:<tag> .`,
     )
   }
 
