@@ -8,7 +8,8 @@ import {DEFAULT_IMAGE_REPOSITORY, LOCAL_DEV_IMAGE, parseImageRef, registryOf, sa
 import {OCI} from './image-build.js'
 import {gitInfo} from './image-git.js'
 import {loginHint, tokenHint} from './image-login.js'
-import {parseReleaseVersion, parseRepository, planPush, type PushKind} from './tags.js'
+import {listRepositoryTags} from './image-registry.js'
+import {type HeldTag, parseReleaseVersion, parseRepository, planPush, type PushKind} from './tags.js'
 
 export interface PushRequest {
   /** --image; default the development image `image build` made. */
@@ -39,6 +40,10 @@ export interface ImagePushPlan {
   /** Where the revision came from, for messages. */
   readonly revisionFrom: 'label' | 'none' | '--source'
   readonly targets: readonly PushTarget[]
+  /** Floating tags left on a newer release already in the repository. */
+  readonly held: readonly HeldTag[]
+  /** Set when the repository's tags could not be read: floating tags then move unconditionally. */
+  readonly warning: string | undefined
   /** The user the engine's stored credentials name, when it has any for the registry. */
   readonly username: string | undefined
 }
@@ -52,7 +57,11 @@ export function validatePushFlags(request: PushRequest): {repository: string} {
 }
 
 /** Works out what goes where: validates, finds the image, reads its revision, computes the tags. Pushes nothing. */
-export async function planImagePush(runtime: ContainerRuntime, request: PushRequest): Promise<ImagePushPlan> {
+export async function planImagePush(
+  runtime: ContainerRuntime,
+  request: PushRequest,
+  options: {signal?: AbortSignal} = {},
+): Promise<ImagePushPlan> {
   const {repository} = validatePushFlags(request)
   const source = parseImageRef(request.image ?? LOCAL_DEV_IMAGE).ref
   const info = await runtime.inspectImage(source)
@@ -72,10 +81,22 @@ export async function planImagePush(runtime: ContainerRuntime, request: PushRequ
   }
 
   const {revision, revisionFrom} = await revisionOf(info, request)
-  const plan = planPush({repository, revision, version: request.version})
   const registry = registryOf(repository)
   const credentials = await runtime.credentialsFor(registry).catch(() => {})
+  // A stable release only moves v1.2 / v1 / latest when nothing newer is there: read what is.
+  let existingTags: string[] = []
+  let warning: string | undefined
+  if (request.version !== undefined && !parseReleaseVersion(request.version).prerelease) {
+    const listed = await listRepositoryTags(repository, credentials ?? undefined, {signal: options.signal})
+    if (listed.ok) existingTags = listed.tags
+    else
+      warning = `Could not read the tags already in ${repository} (${listed.reason}): the floating tags are moved without checking for a newer release.`
+  }
+
+  const plan = planPush({existingTags, repository, revision, version: request.version})
   return {
+    held: plan.held,
+    warning,
     kind: plan.kind,
     manifestList: looksLikeManifestList(source, info),
     registry,
@@ -178,6 +199,8 @@ export interface PushOutcome {
   /** The digest the registry stored (all tags name the same manifest). */
   readonly digest: string | undefined
   readonly tags: readonly string[]
+  /** Floating tags not moved because the repository has a newer release. */
+  readonly held: readonly HeldTag[]
   readonly runtime: string
   readonly durationMs: number
 }
@@ -235,6 +258,7 @@ export async function pushImage(
     digest: pushed.find((p) => p.digest)?.digest,
     dryRun: false,
     durationMs: Date.now() - started,
+    held: plan.held,
     kind: plan.kind,
     manifestList: plan.manifestList,
     pushed,
@@ -254,6 +278,7 @@ export function dryRunOutcome(runtime: ContainerRuntime, plan: ImagePushPlan): P
     digest: undefined,
     dryRun: true,
     durationMs: 0,
+    held: plan.held,
     kind: plan.kind,
     manifestList: plan.manifestList,
     pushed: [],

@@ -56,6 +56,29 @@ export function parseReleaseVersion(input: string): ReleaseVersion {
   }
 }
 
+/** A floating tag left where it is, and the newer release that keeps it there. */
+export interface HeldTag {
+  readonly tag: string
+  /** The tag of the newer release already in the repository, e.g. "v1.2.0". */
+  readonly newer: string
+}
+
+/**
+ * The stable releases a repository already holds, from its tag list: "v1.2.3"
+ * and "1.2.3" count; floating tags, pre-releases and anything else do not.
+ */
+export function stableVersions(tags: readonly string[]): semver.SemVer[] {
+  const out: semver.SemVer[] = []
+  for (const tag of tags) {
+    const text = tag.startsWith('v') ? tag.slice(1) : tag
+    if (!/^\d+\.\d+\.\d+$/.test(text)) continue
+    const parsed = semver.parse(text)
+    if (parsed) out.push(parsed)
+  }
+
+  return out
+}
+
 /**
  * The tags a release is pushed under, most specific first:
  * - stable 1.2.3: v1.2.3, v1.2, v1, latest;
@@ -63,14 +86,37 @@ export function parseReleaseVersion(input: string): ReleaseVersion {
  *   release may break, so a `v0` tag would promise a compatibility semver
  *   does not give (docker/metadata-action skips it for the same reason);
  * - a pre-release (1.3.0-rc.1): only v1.3.0-rc.1. It never moves v1.3, v1 or latest.
+ *
+ * With `existing` (the repository's tags), a floating tag never moves
+ * backwards: a 1.1.5 patch pushed after 1.2.0 gets v1.1.5 and v1.1, but v1
+ * and latest stay on 1.2.0. Those are returned in `held`.
  */
-export function releaseTags(input: string | ReleaseVersion): string[] {
+export function releaseTags(input: string | ReleaseVersion, existing: readonly string[] = []): string[] {
+  return planReleaseTags(input, existing).tags
+}
+
+export function planReleaseTags(
+  input: string | ReleaseVersion,
+  existing: readonly string[] = [],
+): {held: HeldTag[]; tags: string[]} {
   const v = typeof input === 'string' ? parseReleaseVersion(input) : input
-  if (v.prerelease) return [`v${v.version}`]
-  const tags = [`v${v.version}`, `v${v.major}.${v.minor}`]
-  if (v.major > 0) tags.push(`v${v.major}`)
-  tags.push('latest')
-  return tags
+  if (v.prerelease) return {held: [], tags: [`v${v.version}`]}
+  const released = stableVersions(existing)
+  const newest = (inLine: (s: semver.SemVer) => boolean) =>
+    released.filter((s) => inLine(s) && semver.gt(s, v.version)).sort(semver.rcompare)[0]
+  const candidates: Array<[string, semver.SemVer | undefined]> = [
+    [`v${v.major}.${v.minor}`, newest((s) => s.major === v.major && s.minor === v.minor)],
+  ]
+  if (v.major > 0) candidates.push([`v${v.major}`, newest((s) => s.major === v.major)])
+  candidates.push(['latest', newest(() => true)])
+  const tags = [`v${v.version}`]
+  const held: HeldTag[] = []
+  for (const [tag, newer] of candidates) {
+    if (newer) held.push({newer: `v${newer.version}`, tag})
+    else tags.push(tag)
+  }
+
+  return {held, tags}
 }
 
 /** True for a full or abbreviated git commit id. */
@@ -89,6 +135,8 @@ export type PushKind = 'development' | 'prerelease' | 'release'
 
 export interface PushPlan {
   readonly kind: PushKind
+  /** Floating tags a newer release in the repository keeps where they are. */
+  readonly held: readonly HeldTag[]
   /** Tags only, most specific first. */
   readonly tags: readonly string[]
   /** repository:tag for each tag, in push order. */
@@ -104,6 +152,8 @@ export interface PushTagInput {
   readonly revision?: string | undefined
   /** Where the tags go: registry/name, no tag, no digest. */
   readonly repository: string
+  /** The tags the repository already has (so floating tags never move backwards). */
+  readonly existingTags?: readonly string[] | undefined
 }
 
 /** Validates `--repository`: a name with a registry, no tag, no digest. */
@@ -127,8 +177,9 @@ export function planPush(input: PushTagInput): PushPlan {
   const repository = parseRepository(input.repository)
   if (input.version !== undefined) {
     const v = parseReleaseVersion(input.version)
-    const tags = releaseTags(v)
+    const {held, tags} = planReleaseTags(v, input.existingTags ?? [])
     return {
+      held,
       kind: v.prerelease ? 'prerelease' : 'release',
       refs: tags.map((t) => `${repository}:${t}`),
       tags,
@@ -150,6 +201,7 @@ export function planPush(input: PushTagInput): PushPlan {
 
   const tag = devTag(input.revision)
   return {
+    held: [],
     kind: 'development',
     refs: [`${repository}:${tag}`],
     revision: input.revision.trim().toLowerCase(),

@@ -452,7 +452,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         expect(Buffer.from(stored.auths[r.host]!.auth, 'base64').toString()).to.equal(`${r.user}:${r.password}`)
       })
 
-      it('push --version 1.2.3: the registry holds exactly v1.2.3, v1.2, v1, latest; a pre-release adds only its own tag; pull back by digest', async () => {
+      it('push --version 1.2.3: the registry holds exactly v1.2.3, v1.2, v1, latest; a pre-release adds only its own tag; an older patch never moves v1 or latest; pull back by digest', async () => {
         expect(built, 'the build test ran').to.not.equal(undefined)
         const repo = `${uniqueName(`push-${engine}`)}/agent-runner`
         repos.push(repo)
@@ -510,6 +510,41 @@ describe('stigmer image (real engines, lab registry)', function () {
         expect((rc.json as PushJson).tags).to.deep.equal(['v1.3.0-rc.1'])
         expect(await registryTags(repo)).to.deep.equal(['latest', 'v1', 'v1.2', 'v1.2.3', 'v1.3.0-rc.1'])
         expect((await registryManifest(repo, 'latest')).digest, 'latest did not move').to.equal(digest)
+
+        // A patch of an older line: v1.1.9 and v1.1, while v1 and latest stay with 1.2.3 (read from the registry's tag list).
+        const patch = await runCli(
+          [
+            'image',
+            'push',
+            '--runtime',
+            engine,
+            '--image',
+            built.ref,
+            '--repository',
+            repository,
+            '--version',
+            '1.1.9',
+            '--json',
+          ],
+          {env, timeoutMs: 300_000},
+        )
+        expectExit(patch, 0)
+        expect(patch.json).to.deep.include({
+          held: [
+            {newer: 'v1.2.3', tag: 'v1'},
+            {newer: 'v1.2.3', tag: 'latest'},
+          ],
+          tags: ['v1.1.9', 'v1.1'],
+        })
+        expect(await registryTags(repo)).to.deep.equal([
+          'latest',
+          'v1',
+          'v1.1',
+          'v1.1.9',
+          'v1.2',
+          'v1.2.3',
+          'v1.3.0-rc.1',
+        ])
 
         const byDigest = `${repository}@${digest}`
         track.image(runtime, byDigest)

@@ -20,7 +20,9 @@ export default class ImagePush extends StigmerCommand {
   static override description = `Pushes the development image that "stigmer image build" made (${LOCAL_DEV_IMAGE}), or --image REF, to --repository (default: "repository" in ~/.stigmer/config.yaml, else ${DEFAULT_IMAGE_REPOSITORY}).
 
 Tags:
-  --version 1.2.3       v1.2.3, v1.2, v1 and latest (a 0.x release gets no v0 tag)
+  --version 1.2.3       v1.2.3, v1.2, v1 and latest (a 0.x release gets no v0 tag); a floating tag
+                        (v1.2, v1, latest) moves only when the repository has no newer release:
+                        a 1.1.5 patch pushed after 1.2.0 gets v1.1.5 and v1.1, while v1 and latest stay
   --version 1.3.0-rc.1  only v1.3.0-rc.1: a pre-release never moves v1.3, v1 or latest
   no --version          dev-<commit>: the first 7 digits of the image's org.opencontainers.image.revision label (or of --source's git HEAD)
 Versions are semantic versions (semver), validated before anything is pushed. --dry-run lists what would be pushed where and pushes nothing. Tags are pushed most specific first, latest last; the local tags the push needs are removed afterwards. A manifest list (a multi-platform Podman build) is pushed with all its platforms.
@@ -71,7 +73,9 @@ Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, --repository with
     }
     validatePushFlags(request)
     const {runtime} = await this.runtime(flags.runtime)
-    const plan = await planImagePush(runtime, request)
+    const plan = await planImagePush(runtime, request, {signal: this.signal})
+    if (plan.warning) this.note(`Warning: ${plan.warning}`)
+    const held = plan.held.map((h) => `${h.tag} stays on ${h.newer}, a newer release already in ${plan.repository}`)
     const what =
       plan.kind === 'development'
         ? `development build (commit ${plan.revision?.slice(0, 12)}, from ${plan.revisionFrom === 'label' ? 'its revision label' : '--source'})`
@@ -81,6 +85,7 @@ Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, --repository with
         `Dry run: would push ${plan.source}${plan.manifestList ? ' (manifest list, all platforms)' : ''}, ${what}, as:`,
       )
       for (const target of plan.targets) this.log(`  ${target.ref}`)
+      for (const line of held) this.log(`  (${line})`)
       this.log(
         `with ${runtime.displayName}, as ${plan.username ? `user ${plan.username}` : 'no stored user (anonymous)'} at ${plan.registry}. Nothing was pushed.`,
       )
@@ -112,6 +117,7 @@ Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, --repository with
       `Pushed ${outcome.pushed.length} tag${outcome.pushed.length === 1 ? '' : 's'} to ${outcome.repository}${outcome.digest ? ` (${outcome.digest})` : ''}:`,
     )
     for (const tag of outcome.tags) this.log(`  ${outcome.repository}:${tag}`)
+    for (const line of held) this.log(`  (${line})`)
     if (outcome.digest) this.log(`Pull it by digest: ${runtime.cli} pull ${outcome.repository}@${outcome.digest}`)
     return outcome
   }

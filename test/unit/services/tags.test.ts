@@ -8,7 +8,9 @@ import {
   parseReleaseVersion,
   parseRepository,
   planPush,
+  planReleaseTags,
   releaseTags,
+  stableVersions,
 } from '../../../src/services/tags.js'
 
 function usage(fn: () => unknown): StigmerError {
@@ -147,6 +149,54 @@ describe('services/tags', () => {
     it('refuses an invalid extra tag', () => {
       usage(() => buildTags({extra: ['Bad Tag']}))
       usage(() => buildTags({extra: [`x@sha256:${'a'.repeat(64)}`]}))
+    })
+  })
+
+  describe('floating tags never move backwards', () => {
+    it('a patch of an older line moves only its own minor tag', () => {
+      expect(planReleaseTags('1.1.5', ['v1.1.4', 'v1.1', 'v1.2.0', 'v1.2', 'v1', 'latest'])).to.deep.equal({
+        held: [
+          {newer: 'v1.2.0', tag: 'v1'},
+          {newer: 'v1.2.0', tag: 'latest'},
+        ],
+        tags: ['v1.1.5', 'v1.1'],
+      })
+    })
+
+    it('a patch of an older major keeps its major tag but not latest', () => {
+      expect(releaseTags('1.4.2', ['v1.4.1', 'v2.0.0', 'latest'])).to.deep.equal(['v1.4.2', 'v1.4', 'v1'])
+    })
+
+    it('re-pushing an older exact version moves nothing that a newer one holds', () => {
+      expect(releaseTags('1.2.3', ['v1.2.4'])).to.deep.equal(['v1.2.3'])
+    })
+
+    it('the newest release, or the same one again, moves everything', () => {
+      expect(releaseTags('1.3.0', ['v1.2.9', 'v1.2', 'v1', 'latest'])).to.deep.equal(['v1.3.0', 'v1.3', 'v1', 'latest'])
+      expect(releaseTags('1.3.0', ['v1.3.0', 'v1.3', 'v1', 'latest'])).to.deep.equal(['v1.3.0', 'v1.3', 'v1', 'latest'])
+    })
+
+    it('pre-releases, dev tags and non-versions in the repository do not count', () => {
+      expect(releaseTags('1.2.0', ['v1.3.0-rc.1', 'dev-0123456', 'latest', 'v9', 'nightly', '2.0.0.1'])).to.deep.equal([
+        'v1.2.0',
+        'v1.2',
+        'v1',
+        'latest',
+      ])
+      expect(stableVersions(['v1.2.3', '1.0.0', 'v1.2', 'v2.0.0-rc.1']).map((v) => v.version)).to.deep.equal([
+        '1.2.3',
+        '1.0.0',
+      ])
+    })
+
+    it('versions compare as semver, not strings (1.10.0 is newer than 1.9.0)', () => {
+      expect(releaseTags('1.9.1', ['v1.10.0'])).to.deep.equal(['v1.9.1', 'v1.9'])
+    })
+
+    it('planPush carries what it held back', () => {
+      const plan = planPush({existingTags: ['v2.0.0'], repository: 'ghcr.io/stigmer/agent-runner', version: '1.5.0'})
+      expect(plan.tags).to.deep.equal(['v1.5.0', 'v1.5', 'v1'])
+      expect(plan.held).to.deep.equal([{newer: 'v2.0.0', tag: 'latest'}])
     })
   })
 })
