@@ -51,6 +51,14 @@ function requireRoot(): void {
   })
 }
 
+async function listenOn(path: string): Promise<Server> {
+  const server = createServer((c) => c.end())
+  await new Promise<void>((resolve) => {
+    server.listen(path, resolve)
+  })
+  return server
+}
+
 async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve())
@@ -302,10 +310,7 @@ describe('smoke: the built CLI', function () {
         const dir = tempDir('perm')
         chmodSync(dir, 0o755)
         socket = join(dir, 'docker.sock')
-        server = createServer((c) => c.end())
-        await new Promise<void>((resolve) => {
-          server.listen(socket, resolve)
-        })
+        server = await listenOn(socket)
         chmodSync(socket, 0o600) // root's, and only root's
       })
 
