@@ -147,8 +147,10 @@ function computeEngines(): Array<{name: EngineName; socket: string}> {
 
   // No lab: still declare both engines, so requireEngines() fails (CI) or skips loudly instead of
   // the engine suites silently having no tests at all.
+  // Under CI both built-in engines must run, whatever the lab managed to start.
   const names: readonly EngineName[] = lab ? lab.engines : ['docker', 'podman']
-  return names.map((name) => ({
+  const wanted = IN_CI ? [...new Set<EngineName>([...names, 'docker', 'podman'])] : names
+  return wanted.map((name) => ({
     name,
     socket: (name === 'docker' ? lab?.dockerSock : lab?.podmanSock) ?? DEFAULT_SOCKETS[name],
   }))
