@@ -149,7 +149,7 @@ function computeEngines(): Array<{name: EngineName; socket: string}> {
   // the engine suites silently having no tests at all.
   // Under CI both built-in engines must run, whatever the lab managed to start.
   const names: readonly EngineName[] = lab ? lab.engines : ['docker', 'podman']
-  const wanted = IN_CI ? [...new Set<EngineName>([...names, 'docker', 'podman'])] : names
+  const wanted = IN_CI ? [...new Set<EngineName>(['docker', 'podman', ...names])] : names
   return wanted.map((name) => ({
     name,
     socket: (name === 'docker' ? lab?.dockerSock : lab?.podmanSock) ?? DEFAULT_SOCKETS[name],
