@@ -40,11 +40,19 @@ export function ttyBuildView(stream: NodeJS.WriteStream = process.stderr, tailLi
   }
 
   const seconds = () => `${((Date.now() - stepStarted) / 1000).toFixed(1)}s`
+  /** A mark, a step title clipped to fit, and its time: one screen row, always (a wrapped row would break the redraw). */
+  const row = (mark: string, title: string) => {
+    const time = seconds()
+    const room = width() - 3 - time.length
+    const text = title.length > room ? title.slice(0, Math.max(0, room - 1)) + '…' : title
+    return `${mark} ${text} ${paint('2', time)}`
+  }
+
   const draw = () => {
     if (stopped || !step) return
     clear()
     const lines = [
-      clip(`${paint('36', FRAMES[frame % FRAMES.length]!)} ${step} ${paint('2', seconds())}`),
+      row(paint('36', FRAMES[frame % FRAMES.length]!), step),
       ...tail.map((l) => paint('2', clip(`  │ ${l}`))),
     ]
     stream.write(lines.join('\n'))
@@ -53,7 +61,7 @@ export function ttyBuildView(stream: NodeJS.WriteStream = process.stderr, tailLi
 
   const close = (mark: string) => {
     clear()
-    if (step) stream.write(`${mark} ${clip(step)} ${paint('2', seconds())}\n`)
+    if (step) stream.write(`${row(mark, step)}\n`)
     step = undefined
     tail.length = 0
   }
@@ -83,7 +91,7 @@ export function ttyBuildView(stream: NodeJS.WriteStream = process.stderr, tailLi
 
         case 'step': {
           close(paint('32', '✔'))
-          step = cleanLine(event.step)
+          step = cleanLine(event.step).replaceAll(/\s{2,}/g, ' ')
           stepStarted = Date.now()
           timer ??= setInterval(() => {
             frame++
