@@ -46,6 +46,21 @@ export const HEALTHCHECK_LABEL = 'io.stigmer.healthcheck'
 
 /** Builds the dockerode client for an endpoint. */
 export function dockerodeFor(ep: Endpoint): Dockerode {
+  // docker-modem folds the process's DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
+  // into every client it makes (and throws on a malformed DOCKER_HOST). The endpoint was
+  // chosen by detection already: build the client without them.
+  const saved = {DOCKER_CERT_PATH: process.env.DOCKER_CERT_PATH, DOCKER_HOST: process.env.DOCKER_HOST, DOCKER_TLS_VERIFY: process.env.DOCKER_TLS_VERIFY}
+  delete process.env.DOCKER_HOST
+  delete process.env.DOCKER_TLS_VERIFY
+  delete process.env.DOCKER_CERT_PATH
+  try {
+    return makeDockerode(ep)
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v
+  }
+}
+
+function makeDockerode(ep: Endpoint): Dockerode {
   const parsed = parseEndpointUrl(ep.url, ep.source)
   const read = (p?: string) => {
     if (!p) return undefined
@@ -88,7 +103,10 @@ export function dockerodeFor(ep: Endpoint): Dockerode {
 export function toRuntimeError(error: unknown, what: string): RuntimeError {
   if (error instanceof RuntimeError) return error
   const e = error as {code?: string; json?: {message?: string}; message?: string; name?: string; reason?: string; statusCode?: number}
-  const detail = e.json?.message ?? e.reason ?? e.message ?? String(error)
+  // docker-modem puts the engine's own words in `json.message`, or (for streamed
+  // endpoints such as pull) after "(HTTP code 500) server error - " in `message`.
+  const fromMessage = e.message?.replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim()
+  const detail = e.json?.message ?? (fromMessage || undefined) ?? e.reason ?? String(error)
   const message = `${what}: ${detail}`.replace(/\s+$/, '')
   if (e.name === 'AbortError' || e.code === 'ABORT_ERR') return new RuntimeError('aborted', 'Cancelled.', {cause: error})
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'ECONNRESET') {
@@ -116,7 +134,7 @@ export function toRuntimeError(error: unknown, what: string): RuntimeError {
         return new RuntimeError('conflict', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
       }
 
-      if (/unauthorized|authentication required|denied/i.test(detail)) {
+      if (/unauthorized|authentication required|denied|no basic auth credentials|incorrect username or password/i.test(detail)) {
         return new RuntimeError('auth', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
       }
 

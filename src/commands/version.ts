@@ -3,8 +3,8 @@ import {currentMachine} from '../detection/machine.js'
 import {probeVersion} from '../detection/probe.js'
 import {loadConfig} from '../lib/config.js'
 import {stigmerPaths} from '../lib/paths.js'
-import {resolveImage} from '../services/image-resolution.js'
 import {BUILTIN_PROVIDERS} from '../runtimes.js'
+import {resolveImage} from '../services/image-resolution.js'
 
 export interface VersionResult {
   cli: string
@@ -21,8 +21,9 @@ export default class Version extends StigmerCommand {
   static override summary = 'Show the CLI version and the agent-runner image it expects.'
 
   async run(): Promise<VersionResult> {
+    await this.parse(Version)
     const cli = this.config.version
-    const env = process.env
+    const {env} = process
     const config = await loadConfig(stigmerPaths(env).configFile)
     const image = resolveImage({cliVersion: cli, config, env})
     const engine = await this.quickEngine()
