@@ -9,6 +9,7 @@ import type {ResolvedImage} from './image-resolution.js'
 import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
+import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {canConnect} from '../lib/tcp.js'
 import {ttyReporter, lineReporter, silentReporter, type PullReporter} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
@@ -89,6 +90,26 @@ export function containerUser(
   return {user: `${uid}:${gid}`}
 }
 
+/**
+ * The registry digest of `ref` among an image's repo digests. Podman lists one
+ * per name the image has (a local build's name too), in no useful order: take
+ * the one of the repository being run, else the first.
+ */
+export function repoDigest(digests: readonly string[], ref: string): string | undefined {
+  const canonical = (name: string) => {
+    try {
+      const parsed = parseImageRef(name)
+      return `${registryOf(parsed)}/${parsed.repository.replace(/^library\//, '')}`
+    } catch {
+      return name
+    }
+  }
+
+  const wanted = canonical(ref.split('@')[0]!)
+  const match = digests.find((d) => canonical(d.split('@')[0]!) === wanted) ?? digests[0]
+  return match?.split('@')[1]
+}
+
 /** A stable hash of everything that makes a container "the same" one. */
 export function specHash(spec: ContainerSpec, imageId: string): string {
   const canonical = JSON.stringify({
@@ -142,6 +163,23 @@ function describeProbe(info: ContainerInfo | undefined, lastProbe: string | unde
 }
 
 /**
+ * Whether an "unhealthy" from the engine can be believed yet. Podman records
+ * the probes stigmer runs while it waits (every 150 ms), so an image without a
+ * start period would be marked unhealthy after `retries` probes in half a
+ * second, long before the engine's own schedule could say so. Before the
+ * start period plus `retries` intervals have passed since the container
+ * started, it is not a verdict: the own probes go on, and --timeout bounds them.
+ */
+function unhealthyIsCredible(info: ContainerInfo, waitStarted: number): boolean {
+  const hc = info.healthcheck
+  // 0 means the engine default (retries 3, interval 30 s), as in the image config.
+  const earliest = (hc?.startPeriodMs ?? 0) + (hc?.retries || 3) * (hc?.intervalMs || 30_000)
+  const since = info.startedAt ? Date.parse(info.startedAt) : Number.NaN
+  const running = Date.now() - (Number.isFinite(since) ? Math.min(since, waitStarted) : waitStarted)
+  return running >= earliest
+}
+
+/**
  * Waits until the container is ready. Does not wait for the engine's
  * health-check interval: it runs the image's check itself at a short interval
  * and returns as soon as one passes. Fails at once when the container exits,
@@ -177,7 +215,7 @@ export async function waitUntilReady(
       })
     }
 
-    if (info.health === 'unhealthy') {
+    if (info.health === 'unhealthy' && unhealthyIsCredible(info, started)) {
       throw new StigmerError('The agent-runner container reports unhealthy.', {
         code: 'CONTAINER_UNHEALTHY',
         details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
@@ -358,7 +396,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       },
     }
 
-    const digest = image.digests[0]?.split('@')[1]
+    const digest = repoDigest(image.digests, req.image.ref)
     const result = (status: StartResult['status'], id: string, ready: {health: string; readyAfterMs: number}): StartResult => ({
       containerId: id,
       containerName: CONTAINER_NAME,
@@ -572,7 +610,7 @@ export async function serverStatus(runtime: ContainerRuntime, pinned: string): P
     health: info.healthcheck ? health : 'none',
     healthy,
     image: ref,
-    imageDigest: image?.digests[0]?.split('@')[1],
+    imageDigest: image ? repoDigest(image.digests, ref) : undefined,
     imageId: info.imageId,
     imageVersion: image?.labels['org.opencontainers.image.version'],
     lastProbe,

@@ -11,7 +11,7 @@ import type {
 import {statusExitCode} from '../../../src/commands/server/status.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
-import {containerUser, specHash, waitUntilReady} from '../../../src/services/server.js'
+import {containerUser, repoDigest, specHash, waitUntilReady} from '../../../src/services/server.js'
 
 const native = {inVm: false, rootless: false, runtime: 'docker'}
 
@@ -145,6 +145,24 @@ describe('server service', () => {
     })
   })
 
+  describe('repoDigest', () => {
+    it("picks the digest of the repository being run, not a local build's name (Podman lists both)", () => {
+      const digests = [
+        'localhost/stigmer-dev/agent-runner@sha256:local',
+        '127.0.0.1:5000/team/agent-runner@sha256:remote',
+      ]
+      expect(repoDigest(digests, '127.0.0.1:5000/team/agent-runner:v1.0.0')).to.equal('sha256:remote')
+      expect(repoDigest(digests, 'localhost/stigmer-dev/agent-runner:v1')).to.equal('sha256:local')
+    })
+
+    it('matches Docker Hub names however they are spelled; falls back to the first; none when there are none', () => {
+      expect(repoDigest(['stigmer/agent-runner@sha256:a'], 'docker.io/stigmer/agent-runner:v1')).to.equal('sha256:a')
+      expect(repoDigest(['docker.io/library/busybox@sha256:b'], 'busybox:1')).to.equal('sha256:b')
+      expect(repoDigest(['other/x@sha256:c'], 'ghcr.io/stigmer/agent-runner:v1')).to.equal('sha256:c')
+      expect(repoDigest([], 'ghcr.io/stigmer/agent-runner:v1')).to.equal(undefined)
+    })
+  })
+
   describe('statusExitCode', () => {
     it('0 running and healthy, 4 running but not healthy, 3 not running', () => {
       expect(statusExitCode({healthy: true, running: true})).to.equal(ExitCode.OK)
@@ -211,13 +229,33 @@ describe('server service', () => {
       expect(error.message).to.match(/out of memory/)
     })
 
-    it('the engine reports unhealthy: CONTAINER_UNHEALTHY (30)', async () => {
+    it('the engine reports unhealthy (after its own schedule could): CONTAINER_UNHEALTHY (30) at once', async () => {
+      const startedAt = new Date(Date.now() - 120_000).toISOString()
       const runtime = scripted(
-        [info({health: 'unhealthy', healthLog: [{end: '', exitCode: 1, output: 'probe said no', start: ''}]})],
+        [
+          info({
+            health: 'unhealthy',
+            healthLog: [{end: '', exitCode: 1, output: 'probe said no', start: ''}],
+            startedAt,
+          }),
+        ],
         notReady,
       )
       const error = await failure(waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 60_000}))
       expect(error.exit).to.equal(ExitCode.CONTAINER_UNHEALTHY)
+    })
+
+    it('"unhealthy" right after the start (Podman records our own quick probes) is no verdict: probing goes on', async () => {
+      let n = 0
+      const fresh = info({
+        health: 'unhealthy',
+        healthcheck: {intervalMs: 30_000, retries: 3, test: ['CMD', 'true']},
+        startedAt: new Date().toISOString(),
+      })
+      const runtime = scripted([fresh], () => (++n < 5 ? notReady() : {exitCode: 0, output: 'ok', status: 'healthy'}))
+      const ready = await waitUntilReady(runtime, 'c1', {hasHealthcheck: true, signal, timeoutMs: 10_000})
+      expect(ready.health).to.equal('healthy')
+      expect(runtime.probes).to.equal(5)
     })
 
     it('never ready: START_TIMEOUT (31) after the timeout, with the last probe output', async () => {
