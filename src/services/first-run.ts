@@ -21,6 +21,13 @@ export function needsFirstRunPull(input: FirstRunInput): boolean {
   return !input.imagePresent && !input.useLocalImage && input.pullPolicy === 'missing'
 }
 
+const PULLED = Symbol.for('stigmer.first-run-pulled')
+
+/** Whether the first-run hook pulled this image in this process (the command's result says so). */
+export function pulledByFirstRun(ref: string): boolean {
+  return ((globalThis as Record<symbol, Set<string> | undefined>)[PULLED] ?? new Set()).has(ref)
+}
+
 function markerFile(markersDir: string, ref: string): string {
   return join(markersDir, `pulled-${ref.replaceAll(/[^\w.-]+/g, '_')}`)
 }
@@ -35,6 +42,8 @@ export async function firstRunPull(
   if (!options.json) process.stderr.write(firstRunMessage(ref, size) + '\n')
   const reporter = options.json ? silentReporter : options.tty ? ttyReporter() : lineReporter()
   const outcome = await pullImage(runtime, ref, {reporter, signal: options.signal, sizeBytes: size, timeoutMs: options.timeoutMs})
+  const store = globalThis as Record<symbol, Set<string> | undefined>
+  ;(store[PULLED] ??= new Set()).add(ref)
   try {
     mkdirSync(options.markersDir, {recursive: true})
     writeFileSync(markerFile(options.markersDir, ref), JSON.stringify({at: new Date().toISOString(), digest: outcome.digest, ref}) + '\n')

@@ -8,6 +8,7 @@ import {parseDurationSeconds} from '../../lib/format.js'
 import {resolveWorkspace, stigmerPaths} from '../../lib/paths.js'
 import {addSecretsFromEnv} from '../../lib/redact.js'
 import {parseEnvFlags} from '../../services/container-env.js'
+import {pulledByFirstRun} from '../../services/first-run.js'
 import {resolveImage} from '../../services/image-resolution.js'
 import {type StartResult, startServer} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
@@ -81,7 +82,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     const network = flags.network ? {mode: flags.network as 'bridge' | 'host', source: '--network'} : config.network ? {mode: config.network, source: 'network in the config file'} : undefined
     const {runtime} = await this.runtime(flags.runtime)
     this.ui = taskUiFor({json: this.jsonEnabled()})
-    const result = await startServer({
+    let result = await startServer({
       cliVersion: this.config.version,
       configEnv: config.env ?? {},
       envFlags: {
@@ -109,6 +110,8 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
       ui: this.ui,
       workspace,
     })
+    // The first-run hook may have pulled it before this command ran: that is a pull of this start.
+    if (!result.pulled && pulledByFirstRun(result.image)) result = {...result, pulled: true}
     const verb = {'already-running': 'is already running', replaced: 'was replaced and is ready', started: 'is ready'}[result.status]
     this.log(`Agent-runner ${verb}.`)
     this.log(`  container  ${result.containerName} (${result.containerId.slice(0, 12)}) on ${runtime.displayName}`)
