@@ -57,6 +57,11 @@ function lockLeft(home: string): boolean {
   return existsSync(join(home, 'state', 'server.lock'))
 }
 
+/** What a failed run said: its stderr, and stdout (where --json puts the error). */
+function out(result: {stderr: string; stdout: string}): string {
+  return `${result.stderr}\n${result.stdout}`
+}
+
 for (const {name: engine} of ENGINES) {
   describe(`stigmer server start on ${engine}: failures, concurrency, Ctrl-C, a non-root user`, function () {
     this.timeout(180_000)
@@ -92,7 +97,7 @@ for (const {name: engine} of ENGINES) {
     it('a container that crashes at once: exit 32 long before the timeout, with its last log lines; nothing left', async () => {
       const home = stigmerHome()
       const result = await start(home, ['--env', 'FIXTURE_CRASH=1', '--timeout', '120'])
-      expect(result.code, result.stderr).to.equal(32)
+      expect(result.code, out(result)).to.equal(32)
       expect(result.ms, 'it failed fast, not at the timeout').to.be.lessThan(30_000)
       expect(result.stderr).to.match(/exited/)
       expect(result.stderr).to.include('fixture: crashing on purpose')
@@ -104,7 +109,7 @@ for (const {name: engine} of ENGINES) {
     it('a container that never becomes healthy: exit 31 at --timeout, with the last probe output; nothing left', async () => {
       const home = stigmerHome()
       const result = await start(home, ['--env', 'FIXTURE_NEVER_READY=1', '--timeout', '6'])
-      expect(result.code, result.stderr).to.equal(31)
+      expect(result.code, out(result)).to.equal(31)
       expect(result.ms).to.be.greaterThan(6000)
       expect(result.ms).to.be.lessThan(40_000)
       expect(result.stderr).to.match(/did not become ready within 6 s/)
@@ -117,7 +122,7 @@ for (const {name: engine} of ENGINES) {
       const {env} = await loginToLab(engine)
       const ref = `${labRegistry().host}/${uniqueName('missing')}/agent-runner:v9.9.9`
       const result = await cli(home, ['server', 'start', '--runtime', engine, '--image', ref], env)
-      expect(result.code, result.stderr).to.equal(20)
+      expect(result.code, out(result)).to.equal(20)
       expect(result.stderr).to.include(ref)
       expect(result.stderr).to.include(`${engine} pull ${ref}`)
       await noContainerLeft()
@@ -140,13 +145,13 @@ for (const {name: engine} of ENGINES) {
         if (had) await runtime.removeImage(LOCAL_DEV_IMAGE)
         const home = stigmerHome()
         const absent = await cli(home, ['server', 'start', '--runtime', engine, '--use-local-image'])
-        expect(absent.code, absent.stderr).to.equal(20)
+        expect(absent.code, out(absent)).to.equal(20)
         expect(absent.stderr).to.include(LOCAL_DEV_IMAGE)
         expect(absent.stderr).to.include('stigmer image build')
         await noContainerLeft()
         await runtime.tagImage(images.v1, LOCAL_DEV_IMAGE)
         const present = await cli(home, ['server', 'start', '--runtime', engine, '--use-local-image', '--json'])
-        expect(present.code, present.stderr).to.equal(0)
+        expect(present.code, out(present)).to.equal(0)
         expect(present.json as StartJson).to.include({health: 'healthy', image: LOCAL_DEV_IMAGE, status: 'started'})
       } finally {
         await clearManagedContainer(engine)
@@ -157,8 +162,8 @@ for (const {name: engine} of ENGINES) {
     it('two starts at the same time: both exit 0, one container, no name conflict', async () => {
       const home = stigmerHome()
       const [a, b] = await Promise.all([start(home, ['--json']), start(home, ['--json'])])
-      expect(a.code, a.stderr).to.equal(0)
-      expect(b.code, b.stderr).to.equal(0)
+      expect(a.code, out(a)).to.equal(0)
+      expect(b.code, out(b)).to.equal(0)
       const [ja, jb] = [a.json as StartJson, b.json as StartJson]
       expect([ja.status, jb.status].sort()).to.deep.equal(['already-running', 'started'])
       expect(ja.containerId).to.equal(jb.containerId)
@@ -194,15 +199,19 @@ for (const {name: engine} of ENGINES) {
       const interruptedAt = Date.now()
       child.signal('SIGINT')
       const result = await child.done
-      expect(result.code, result.stderr).to.equal(130)
+      expect(result.code, out(result)).to.equal(130)
       expect(Date.now() - interruptedAt, 'it stopped soon after Ctrl-C').to.be.lessThan(15_000)
       expect(result.stderr).to.match(/Interrupted/)
       await noContainerLeft()
       expect(lockLeft(home)).to.equal(false)
+      const sentAtExit = proxy.sent()
+      await sleep(3000)
+      // The engine stopped downloading too (at 256 kB/s, 3 s more would be 768 kB; a buffer's worth may trail).
+      expect(proxy.sent() - sentAtExit, 'bytes the engine still fetched after Ctrl-C').to.be.lessThan(256 * 1024)
       // The next start (the registry at full speed again) pulls and runs it.
       proxy.setRate(Number.POSITIVE_INFINITY)
       const next = await cli(home, ['server', 'start', '--runtime', engine, '--image', ref, '--json'], env)
-      expect(next.code, next.stderr).to.equal(0)
+      expect(next.code, out(next)).to.equal(0)
       expect(next.json as StartJson).to.include({health: 'healthy', image: ref, status: 'started'})
       await proxy.close()
     })
@@ -234,12 +243,12 @@ for (const {name: engine} of ENGINES) {
       const interruptedAt = Date.now()
       child.signal('SIGINT')
       const result = await child.done
-      expect(result.code, result.stderr).to.equal(130)
+      expect(result.code, out(result)).to.equal(130)
       expect(Date.now() - interruptedAt).to.be.lessThan(15_000)
       await noContainerLeft()
       expect(lockLeft(home)).to.equal(false)
       const next = await start(home, ['--json'])
-      expect(next.code, next.stderr).to.equal(0)
+      expect(next.code, out(next)).to.equal(0)
       expect((next.json as StartJson).status).to.equal('started')
     })
 
@@ -285,7 +294,7 @@ for (const {name: engine} of ENGINES) {
             .split('\n')
 
         const first = await asUser(['server', 'start', '--runtime', engine, '--image', images.v1, '--json'])
-        expect(first.code, first.stderr).to.equal(0)
+        expect(first.code, out(first)).to.equal(0)
         expect((await runtime.exec(MANAGED_NAME, ['id', '-u'])).stdout.trim()).to.equal(String(ids.uid))
         await runtime.exec(MANAGED_NAME, [
           'sh',
@@ -298,25 +307,25 @@ for (const {name: engine} of ENGINES) {
         expect(hello()[0]).to.include(`uid=${ids.uid}`)
 
         const stop = await asUser(['server', 'stop'])
-        expect(stop.code, stop.stderr).to.equal(0)
+        expect(stop.code, out(stop)).to.equal(0)
         const again = await asUser(['server', 'start', '--runtime', engine, '--image', images.v1, '--json'])
-        expect(again.code, again.stderr).to.equal(0)
+        expect(again.code, out(again)).to.equal(0)
         expect((again.json as StartJson).status).to.equal('started')
         expect(hello()).to.have.length(2)
         expect(readFileSync(join(workspace, 'notes', 'a.txt'), 'utf8')).to.equal('kept\n')
 
         // The upgrade: another image version replaces the container; the files stay.
         const upgrade = await asUser(['server', 'start', '--runtime', engine, '--image', images.v2, '--json'])
-        expect(upgrade.code, upgrade.stderr).to.equal(0)
+        expect(upgrade.code, out(upgrade)).to.equal(0)
         expect((upgrade.json as StartJson).status).to.equal('replaced')
         const status = await asUser(['server', 'status', '--json'])
-        expect(status.code, status.stderr).to.equal(0)
+        expect(status.code, out(status)).to.equal(0)
         expect((status.json as {imageVersion: string}).imageVersion).to.equal('2.0.0')
         expect(hello()).to.have.length(3)
         expect(readFileSync(join(workspace, 'notes', 'a.txt'), 'utf8')).to.equal('kept\n')
         ownedByUser()
         const last = await asUser(['server', 'stop'])
-        expect(last.code, last.stderr).to.equal(0)
+        expect(last.code, out(last)).to.equal(0)
         expect(existsSync(join(workspace, 'notes', 'a.txt'))).to.equal(true)
       })
     })

@@ -113,6 +113,11 @@ function expectedIds(uid: number, gid: number, imageUser: string): {gid: number;
   return {gid, uid}
 }
 
+/** What a failed run said: its stderr, and stdout (where --json puts the error). */
+function out(result: {stderr: string; stdout: string}): string {
+  return `${result.stderr}\n${result.stdout}`
+}
+
 for (const {name: engine} of ENGINES) {
   describe(`stigmer server on ${engine}`, function () {
     this.timeout(180_000)
@@ -165,7 +170,7 @@ for (const {name: engine} of ENGINES) {
           ...registryEnv,
           STIGMER_AGENT_RUNNER_IMAGE: ref,
         })
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const message = new RegExp(
           `One-time setup: downloading the agent-runner image ${ref.replaceAll('.', '\\.')} \\(([\\d.]+) (B|kB|MB|GB)\\)`,
         ).exec(result.stderr)
@@ -186,7 +191,7 @@ for (const {name: engine} of ENGINES) {
           ...registryEnv,
           STIGMER_AGENT_RUNNER_IMAGE: ref,
         })
-        expect(again.code, again.stderr).to.equal(0)
+        expect(again.code, out(again)).to.equal(0)
         expect(again.stderr).to.not.match(/One-time setup/)
         const json = again.json as StartJson
         expect(json).to.include({
@@ -200,13 +205,31 @@ for (const {name: engine} of ENGINES) {
           workspace: join(home, 'data', 'workspace'),
         })
         const status = await cli(home, ['server', 'status', '--json'])
-        expect(status.code, status.stderr).to.equal(0)
+        expect(status.code, out(status)).to.equal(0)
         expect(status.json as StatusJson).to.include({
           containerId: json.containerId,
           health: 'healthy',
           image: ref,
           imageDigest: manifest.digest,
           state: 'running',
+        })
+      })
+
+      it('--json reports the pull the first-run step made (after stop and removing the image)', async () => {
+        const stop = await cli(home, ['server', 'stop', '--runtime', engine])
+        expect(stop.code, out(stop)).to.equal(0)
+        await runtime.removeImage(ref)
+        const result = await cli(home, ['server', 'start', '--runtime', engine, '--json'], {
+          ...registryEnv,
+          STIGMER_AGENT_RUNNER_IMAGE: ref,
+        })
+        expect(result.code, out(result)).to.equal(0)
+        expect(result.json as StartJson).to.include({
+          health: 'healthy',
+          image: ref,
+          imageDigest: manifest.digest,
+          pulled: true,
+          status: 'started',
         })
       })
     })
@@ -280,7 +303,7 @@ for (const {name: engine} of ENGINES) {
         const result = await cli(home, startArgs(), hostEnv)
         psWatch = await watch.stop()
         outputs.push(result.stdout, result.stderr)
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         start = result.json as StartJson
       })
 
@@ -373,11 +396,11 @@ for (const {name: engine} of ENGINES) {
         // No --runtime: the engine that ran start is remembered in STIGMER_HOME.
         const text = await cli(home, ['server', 'status'])
         outputs.push(text.stdout, text.stderr)
-        expect(text.code, text.stderr).to.equal(0)
+        expect(text.code, out(text)).to.equal(0)
         expect(text.stdout).to.match(/running, healthy/)
         const result = await cli(home, ['server', 'status', '--json'])
         outputs.push(result.stdout, result.stderr)
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const status = result.json as StatusJson
         expect(status).to.include({
           containerId: start.containerId,
@@ -424,7 +447,7 @@ for (const {name: engine} of ENGINES) {
           const n = Number(args[1])
           const full = await cli(home, ['server', 'logs', '--runtime', engine])
           const result = await cli(home, ['server', 'logs', '--runtime', engine, ...args])
-          expect(result.code, result.stderr).to.equal(0)
+          expect(result.code, out(result)).to.equal(0)
           const got = [...lines(result.stdout), ...lines(result.stderr)]
           const text = `${args.join(' ')}:\n${result.stdout}${result.stderr}`
           if (engine === 'docker') {
@@ -443,7 +466,7 @@ for (const {name: engine} of ENGINES) {
 
       it('logs --timestamps: each line starts with its RFC 3339 time', async () => {
         const result = await cli(home, ['server', 'logs', '--runtime', engine, '--timestamps'])
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const all = [...lines(result.stdout), ...lines(result.stderr)]
         expect(all.length).to.be.greaterThan(3)
         for (const l of all) expect(l).to.match(TIMESTAMP)
@@ -461,7 +484,7 @@ for (const {name: engine} of ENGINES) {
           '--since',
           since.toISOString(),
         ])
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const all = [...lines(result.stdout), ...lines(result.stderr)]
         expect(all.join('\n')).to.match(/tick \d+/)
         expect(result.stdout).to.not.match(/agent-runner fixture .* starting/)
@@ -474,7 +497,7 @@ for (const {name: engine} of ENGINES) {
       it("logs --all: the container's lines and stigmer's lifecycle log, labelled, in time order", async () => {
         const result = await cli(home, ['server', 'logs', '--runtime', engine, '--all', '--timestamps'])
         outputs.push(result.stdout, result.stderr)
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const all = lines(result.stdout)
         expect(
           all.some((l) => / \[stigmer\] start: started container /.test(l)),
@@ -501,7 +524,7 @@ for (const {name: engine} of ENGINES) {
         await follow.waitForOutput(new RegExp(`tick (${first + 1}|${first + 2})\\b`), 20_000)
         follow.signal('SIGINT')
         const result = await follow.done
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const info = await runtime.inspectContainer(MANAGED_NAME)
         expect(info?.running).to.equal(true)
         expect(info?.id).to.equal(start.containerId)
@@ -522,7 +545,7 @@ for (const {name: engine} of ENGINES) {
 
       it('start again with the same spec: already-running, the same container', async () => {
         const result = await cli(home, startArgs(), hostEnv)
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         expect(result.json as StartJson).to.include({containerId: start.containerId, status: 'already-running'})
         for (const secret of secretValues) expect(result.stdout + result.stderr).to.not.include(secret)
       })
@@ -544,7 +567,7 @@ for (const {name: engine} of ENGINES) {
           '--log-level',
           'DEBUG',
         ])
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const replaced = result.json as StartJson
         expect(replaced.status).to.equal('replaced')
         expect(replaced.containerId).to.not.equal(start.containerId)
@@ -572,7 +595,7 @@ for (const {name: engine} of ENGINES) {
       it('a stopped container: logs show its last run, status exits 3, and start replaces it', async () => {
         await runtime.stopContainer(start.containerId, {timeoutSeconds: 10})
         const logs = await cli(home, ['server', 'logs', '--runtime', engine])
-        expect(logs.code, logs.stderr).to.equal(0)
+        expect(logs.code, out(logs)).to.equal(0)
         expect(logs.stdout).to.match(/shutting down \(SIGTERM\)/)
         const status = await cli(home, ['server', 'status', '--runtime', engine, '--json'])
         expect(status.code).to.equal(3)
@@ -588,7 +611,7 @@ for (const {name: engine} of ENGINES) {
           '--log-level',
           'DEBUG',
         ])
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         const json = result.json as StartJson
         expect(json.status).to.equal('replaced')
         expect(json.containerId).to.not.equal(start.containerId)
@@ -608,7 +631,7 @@ for (const {name: engine} of ENGINES) {
         track.container(runtime, other)
         await runtime.startContainer(other)
         const result = await cli(home, ['server', 'stop'])
-        expect(result.code, result.stderr).to.equal(0)
+        expect(result.code, out(result)).to.equal(0)
         expect(result.stdout).to.match(/Stopped and removed stigmer-agent-runner/)
         expect(await runtime.inspectContainer(MANAGED_NAME)).to.equal(undefined)
         expect((await runtime.inspectContainer(other))?.running).to.equal(true)
@@ -619,7 +642,7 @@ for (const {name: engine} of ENGINES) {
 
       it('with nothing running: stop exits 0 saying so, status exits 3 (absent), logs exits 33', async () => {
         const stop = await cli(home, ['server', 'stop', '--runtime', engine])
-        expect(stop.code, stop.stderr).to.equal(0)
+        expect(stop.code, out(stop)).to.equal(0)
         expect(stop.stdout).to.match(/not running/)
         const status = await cli(home, ['server', 'status', '--runtime', engine, '--json'])
         expect(status.code).to.equal(3)

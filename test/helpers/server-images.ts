@@ -388,7 +388,13 @@ export async function throttledRegistry(bytesPerSecond: number): Promise<Throttl
   let rate = bytesPerSecond
   let sent = 0
   const sockets = new Set<net.Socket>()
+  let closed = false
   const server = tls.createServer({cert: readFileSync(cert), key: readFileSync(key)}, (client) => {
+    if (closed) {
+      client.destroy()
+      return
+    }
+
     const upstream = net.connect(Number(upstreamPort), upstreamHost)
     sockets.add(client)
     sockets.add(upstream)
@@ -401,18 +407,13 @@ export async function throttledRegistry(bytesPerSecond: number): Promise<Throttl
         setTimeout(() => upstream.resume(), (data.length / rate) * 1000)
       }
     })
-    const end = () => {
-      client.destroy()
-      upstream.destroy()
-      sockets.delete(client)
-      sockets.delete(upstream)
-    }
-
+    // Ends are passed on gracefully (what is buffered still goes out); errors tear both down.
     upstream.on('end', () => client.end())
-    upstream.on('error', end)
-    upstream.on('close', end)
-    client.on('error', end)
-    client.on('close', end)
+    upstream.on('error', () => client.destroy())
+    client.on('error', () => upstream.destroy())
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => sockets.delete(upstream))
+    client.on('close', () => sockets.delete(client))
   })
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', resolve)
@@ -423,7 +424,6 @@ export async function throttledRegistry(bytesPerSecond: number): Promise<Throttl
   const certsDir = join(certsRoot, host)
   mkdirSync(certsDir, {recursive: true})
   cpSync(cert, join(certsDir, 'ca.crt'))
-  let closed = false
   const close = async () => {
     if (closed) return
     closed = true
@@ -437,10 +437,12 @@ export async function throttledRegistry(bytesPerSecond: number): Promise<Throttl
     }
 
     rmSync(dir, {force: true, recursive: true})
-    for (const socket of sockets) socket.destroy()
-    await new Promise<void>((resolve) => {
+    // An engine may go on pulling after the CLI is gone (Podman does): never wait for it.
+    const stopped = new Promise<void>((resolve) => {
       server.close(() => resolve())
     })
+    for (const socket of sockets) socket.destroy()
+    await Promise.race([stopped, sleep(2000)])
   }
 
   atEnd(close)
