@@ -21,6 +21,15 @@ export default [
       'max-depth': 'off',
       'complexity': 'off',
       'no-warning-comments': 'off',
+      // `() => undefined` in .catch() says "ignore this failure" on purpose.
+      'unicorn/no-useless-undefined': 'off',
+      'prefer-destructuring': 'off',
+      'unicorn/prefer-switch': 'off',
+      'unicorn/consistent-function-scoping': 'off',
+      // new Promise((r) => setTimeout(r, ms)) is the idiom for a delay.
+      'no-promise-executor-return': 'off',
+      // fetch and Response are stable in Node 20 (the rule's data marks them experimental until 21).
+      'n/no-unsupported-features/node-builtins': ['error', {ignores: ['fetch', 'Response']}],
     },
   },
 ]

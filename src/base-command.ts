@@ -18,14 +18,16 @@ export abstract class StigmerCommand extends Command {
   static needsImage = false
   /** Prefer the engine that ran the last `server start` (status, logs, stop). */
   static useRememberedRuntime = false
-
-  private abortController: AbortController | undefined
+private abortController: AbortController | undefined
   private sigintHandler: (() => void) | undefined
 
   override async catch(error: Error & {exitCode?: number}): Promise<never> {
     // oclif's own exit (this.exit) passes through untouched.
     if ((error as {code?: string}).code === 'EEXIT') throw error
-    const stigmerError = this.signalAborted && !(error instanceof InterruptedError) && /cancel|abort/i.test(error.message) ? new InterruptedError() : toStigmerError(error)
+    const stigmerError =
+      this.signalAborted && !(error instanceof InterruptedError) && /cancel|abort/i.test(error.message)
+        ? new InterruptedError()
+        : toStigmerError(error)
     this.stopProgress()
     if (process.env.DEBUG && error.stack) process.stderr.write(redact(error.stack) + '\n')
     writeError(stigmerError, this.jsonEnabled())
@@ -59,7 +61,8 @@ export abstract class StigmerCommand extends Command {
       this.sigintHandler = () => {
         count++
         if (count === 1) {
-          if (!this.jsonEnabled()) process.stderr.write('\nInterrupted: cleaning up (press Ctrl-C again to exit now)...\n')
+          if (!this.jsonEnabled())
+            process.stderr.write('\nInterrupted: cleaning up (press Ctrl-C again to exit now)...\n')
           this.abortController!.abort(new InterruptedError())
         } else {
           process.exit(130)

@@ -77,7 +77,10 @@ export const dockerProvider: RuntimeProvider = {
       ]
     }
 
-    return ['Start Docker Desktop (open the Docker app) and wait until it says "Engine running".', 'Colima: colima start']
+    return [
+      'Start Docker Desktop (open the Docker app) and wait until it says "Engine running".',
+      'Colima: colima start',
+    ]
   },
   strategies: () => [dockerHostEnv, dockerContext, dockerSockets],
 }
@@ -90,8 +93,12 @@ export const podmanProvider: RuntimeProvider = {
   },
   displayName: 'Podman',
   installHints(platform) {
-    if (platform === 'darwin') return ['Podman: brew install podman && podman machine init && podman machine start (https://podman.io/docs/installation)']
-    if (platform === 'win32') return ['Podman Desktop: https://podman-desktop.io/ (then: podman machine init && podman machine start)']
+    if (platform === 'darwin')
+      return [
+        'Podman: brew install podman && podman machine init && podman machine start (https://podman.io/docs/installation)',
+      ]
+    if (platform === 'win32')
+      return ['Podman Desktop: https://podman-desktop.io/ (then: podman machine init && podman machine start)']
     return [
       'Podman on Debian/Ubuntu: sudo apt install podman',
       'Podman on Fedora/RHEL: sudo dnf install podman',
@@ -103,7 +110,9 @@ export const podmanProvider: RuntimeProvider = {
   permissionHints(platform, socket) {
     return [
       `Your user may not open ${socket}. Use your own rootless Podman socket: systemctl --user start podman.socket`,
-      platform === 'linux' ? 'Or unset CONTAINER_HOST so stigmer starts a Podman service for your user.' : 'Or restart the Podman machine: podman machine stop && podman machine start',
+      platform === 'linux'
+        ? 'Or unset CONTAINER_HOST so stigmer starts a Podman service for your user.'
+        : 'Or restart the Podman machine: podman machine stop && podman machine start',
     ]
   },
   async spawn(candidate, ctx) {

@@ -23,7 +23,9 @@ export class DockerAdapter extends EngineApiRuntime {
     const env = this.ctx.machine.env as NodeJS.ProcessEnv
     const {execa} = await import('execa')
     const docker = which('docker', env)
-    const buildx = docker ? await execa(docker, ['buildx', 'version'], {env: {...env, DOCKER_HOST: this.endpoint.url}, reject: false}) : undefined
+    const buildx = docker
+      ? await execa(docker, ['buildx', 'version'], {env: {...env, DOCKER_HOST: this.endpoint.url}, reject: false})
+      : undefined
     if (!docker || buildx?.exitCode !== 0) {
       throw new RuntimeError(
         'unsupported',
@@ -50,12 +52,16 @@ export class DockerAdapter extends EngineApiRuntime {
     const docker = which('docker', env)
     if (docker) {
       const {execa} = await import('execa')
-      const result = await execa(docker, ['login', '--username', credentials.username, '--password-stdin', credentials.registry], {
-        env: {...env, DOCKER_HOST: this.endpoint.url},
-        input: credentials.password,
-        reject: false,
-        timeout: 60_000,
-      })
+      const result = await execa(
+        docker,
+        ['login', '--username', credentials.username, '--password-stdin', credentials.registry],
+        {
+          env: {...env, DOCKER_HOST: this.endpoint.url},
+          input: credentials.password,
+          reject: false,
+          timeout: 60_000,
+        },
+      )
       if (result.exitCode !== 0) {
         throw new RuntimeError('auth', `docker login ${credentials.registry} failed: ${result.stderr.trim()}`)
       }

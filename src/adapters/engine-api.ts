@@ -49,7 +49,11 @@ export function dockerodeFor(ep: Endpoint): Dockerode {
   // docker-modem folds the process's DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
   // into every client it makes (and throws on a malformed DOCKER_HOST). The endpoint was
   // chosen by detection already: build the client without them.
-  const saved = {DOCKER_CERT_PATH: process.env.DOCKER_CERT_PATH, DOCKER_HOST: process.env.DOCKER_HOST, DOCKER_TLS_VERIFY: process.env.DOCKER_TLS_VERIFY}
+  const saved = {
+    DOCKER_CERT_PATH: process.env.DOCKER_CERT_PATH,
+    DOCKER_HOST: process.env.DOCKER_HOST,
+    DOCKER_TLS_VERIFY: process.env.DOCKER_TLS_VERIFY,
+  }
   delete process.env.DOCKER_HOST
   delete process.env.DOCKER_TLS_VERIFY
   delete process.env.DOCKER_CERT_PATH
@@ -102,13 +106,21 @@ function makeDockerode(ep: Endpoint): Dockerode {
 /** Maps dockerode/HTTP errors to RuntimeError reasons. */
 export function toRuntimeError(error: unknown, what: string): RuntimeError {
   if (error instanceof RuntimeError) return error
-  const e = error as {code?: string; json?: {message?: string}; message?: string; name?: string; reason?: string; statusCode?: number}
+  const e = error as {
+    code?: string
+    json?: {message?: string}
+    message?: string
+    name?: string
+    reason?: string
+    statusCode?: number
+  }
   // docker-modem puts the engine's own words in `json.message`, or (for streamed
   // endpoints such as pull) after "(HTTP code 500) server error - " in `message`.
   const fromMessage = e.message?.replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim()
   const detail = e.json?.message ?? (fromMessage || undefined) ?? e.reason ?? String(error)
   const message = `${what}: ${detail}`.replace(/\s+$/, '')
-  if (e.name === 'AbortError' || e.code === 'ABORT_ERR') return new RuntimeError('aborted', 'Cancelled.', {cause: error})
+  if (e.name === 'AbortError' || e.code === 'ABORT_ERR')
+    return new RuntimeError('aborted', 'Cancelled.', {cause: error})
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'ECONNRESET') {
     return new RuntimeError('unreachable', message, {cause: error})
   }
@@ -131,10 +143,17 @@ export function toRuntimeError(error: unknown, what: string): RuntimeError {
     default: {
       // Podman's compat API answers 500 where Docker answers 409.
       if (/already in use|container state improper/i.test(detail)) {
-        return new RuntimeError('conflict', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
+        return new RuntimeError('conflict', message, {
+          cause: error,
+          ...(e.statusCode ? {statusCode: e.statusCode} : {}),
+        })
       }
 
-      if (/unauthorized|authentication required|denied|no basic auth credentials|incorrect username or password/i.test(detail)) {
+      if (
+        /unauthorized|authentication required|denied|no basic auth credentials|incorrect username or password/i.test(
+          detail,
+        )
+      ) {
         return new RuntimeError('auth', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
       }
 
@@ -207,15 +226,23 @@ function parseBind(bind: string): Bind {
     containerPath,
     hostPath,
     readOnly: flags.includes('ro'),
-    ...(flags.includes('Z') ? {selinuxRelabel: 'private' as const} : flags.includes('z') ? {selinuxRelabel: 'shared' as const} : {}),
+    ...(flags.includes('Z')
+      ? {selinuxRelabel: 'private' as const}
+      : flags.includes('z')
+        ? {selinuxRelabel: 'shared' as const}
+        : {}),
   }
 }
 
 /**
  * Splits the engine's multiplexed stdout/stderr stream (8-byte frame headers)
  * into lines. A container with a TTY sends a raw stream; then everything is stdout.
+ * @yields one LogLine per line, in the order the engine sent them.
  */
-export async function* demuxLines(stream: Readable, options: {raw?: boolean; timestamps?: boolean}): AsyncGenerator<LogLine> {
+export async function* demuxLines(
+  stream: Readable,
+  options: {raw?: boolean; timestamps?: boolean},
+): AsyncGenerator<LogLine> {
   let pending: Buffer = Buffer.alloc(0)
   const partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
   // A chunk or frame may end inside a multi-byte character.
@@ -231,7 +258,8 @@ export async function* demuxLines(stream: Readable, options: {raw?: boolean; tim
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
     if (options.timestamps) {
       const space = line.indexOf(' ')
-      if (space > 0 && /^\d{4}-\d\d-\d\dT/.test(line)) return {stream: kind, text: line.slice(space + 1), timestamp: line.slice(0, space)}
+      if (space > 0 && /^\d{4}-\d\d-\d\dT/.test(line))
+        return {stream: kind, text: line.slice(space + 1), timestamp: line.slice(0, space)}
     }
 
     return {stream: kind, text: line, timestamp: undefined}
@@ -334,7 +362,10 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
         options.signal,
       )
     } catch (error) {
-      if (error instanceof RuntimeError && (error.reason === 'stream' || error.reason === 'not-found' || error.reason === 'auth')) {
+      if (
+        error instanceof RuntimeError &&
+        (error.reason === 'stream' || error.reason === 'not-found' || error.reason === 'auth')
+      ) {
         throw new RuntimeError('build', error.message, {
           cause: error,
           output: stepOutput.join('\n'),
@@ -347,7 +378,10 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
 
     if (first) {
       const info = await this.inspectImage(first)
-      if (!info) throw new RuntimeError('build', `The build finished but ${first} does not exist.`, {output: stepOutput.join('\n')})
+      if (!info)
+        throw new RuntimeError('build', `The build finished but ${first} does not exist.`, {
+          output: stepOutput.join('\n'),
+        })
       imageId = info.id
       for (const tag of rest) await this.tagImage(first, tag)
     }
@@ -372,7 +406,9 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       HostConfig: {
         Binds: binds,
         NetworkMode: spec.network,
-        ...(spec.extraHosts ? {ExtraHosts: Object.entries(spec.extraHosts).map(([h, a]) => `${h}:${this.hostAddress(a)}`)} : {}),
+        ...(spec.extraHosts
+          ? {ExtraHosts: Object.entries(spec.extraHosts).map(([h, a]) => `${h}:${this.hostAddress(a)}`)}
+          : {}),
         ...(spec.restartPolicy ? {RestartPolicy: {Name: spec.restartPolicy}} : {}),
         ...this.hostConfigExtras(spec, info),
       },
@@ -469,7 +505,11 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       const hostPlatform = this.ctx.machine.platform
       const remote = !this.endpoint.url.startsWith('unix://') && !this.endpoint.url.startsWith('npipe://')
       const os = String(info.OperatingSystem ?? '')
-      const inVm = hostPlatform !== 'linux' || remote || /docker desktop/i.test(`${os} ${platformName ?? ''}`) || /linuxkit/i.test(String(info.KernelVersion ?? ''))
+      const inVm =
+        hostPlatform !== 'linux' ||
+        remote ||
+        /docker desktop/i.test(`${os} ${platformName ?? ''}`) ||
+        /linuxkit/i.test(String(info.KernelVersion ?? ''))
       this.cachedInfo = {
         apiVersion: version.ApiVersion,
         arch: version.Arch,
@@ -499,7 +539,15 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       throw mapped
     }
 
-    const health = (raw.State as {Health?: {FailingStreak?: number; Log?: Array<{End: string; ExitCode: number; Output: string; Start: string}>; Status?: string}}).Health
+    const health = (
+      raw.State as {
+        Health?: {
+          FailingStreak?: number
+          Log?: Array<{End: string; ExitCode: number; Output: string; Start: string}>
+          Status?: string
+        }
+      }
+    ).Health
     const status = (raw.State.Status ?? 'created') as ContainerStatus
     const configHealth = toHealthcheckSpec(raw.Config.Healthcheck) ?? parseHealthLabel(raw.Config.Labels)
     const healthStatus: HealthStatus = health?.Status && health.Status !== '' ? (health.Status as HealthStatus) : 'none'
@@ -606,12 +654,13 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       }
       // dockerode returns a Buffer when follow is false and a stream when it is true.
       const result = (await container.logs(opts as never)) as unknown as Buffer | Readable
-      const stream: Readable =
-        Buffer.isBuffer(result) ? (() => {
-          const p = new PassThrough()
-          p.end(result)
-          return p
-        })() : result
+      const stream: Readable = Buffer.isBuffer(result)
+        ? (() => {
+            const p = new PassThrough()
+            p.end(result)
+            return p
+          })()
+        : result
       const onAbort = () => stream.destroy()
       options.signal?.addEventListener('abort', onAbort, {once: true})
       try {

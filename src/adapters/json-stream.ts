@@ -15,11 +15,17 @@ export interface StreamMessage {
   readonly aux?: Record<string, unknown>
 }
 
-const AUTH_PATTERN = /unauthorized|authentication required|denied|\b401\b|\b403\b|incorrect username or password|invalid username\/password|no basic auth credentials/i
-const NOT_FOUND_PATTERN = /not found|manifest unknown|does not exist|no such image|repository .* not found|name unknown|pull access denied/i
+const AUTH_PATTERN =
+  /unauthorized|authentication required|denied|\b401\b|\b403\b|incorrect username or password|invalid username\/password|no basic auth credentials/i
+const NOT_FOUND_PATTERN =
+  /not found|manifest unknown|does not exist|no such image|repository .* not found|name unknown|pull access denied/i
 
 export function classifyStreamError(message: string): RuntimeErrorReason {
-  if (/pull access denied|manifest unknown|not found|name unknown|does not exist/i.test(message) && !/unauthorized/i.test(message)) return 'not-found'
+  if (
+    /pull access denied|manifest unknown|not found|name unknown|does not exist/i.test(message) &&
+    !/unauthorized/i.test(message)
+  )
+    return 'not-found'
   if (AUTH_PATTERN.test(message)) return 'auth'
   if (NOT_FOUND_PATTERN.test(message)) return 'not-found'
   return 'stream'

@@ -5,8 +5,8 @@ import {dirname} from 'node:path'
 import type {RuntimeContext} from '../runtimes.js'
 import type {Endpoint} from './types.js'
 
-import {probeEndpoint} from '../detection/probe.js'
 import {which} from '../detection/machine.js'
+import {probeEndpoint} from '../detection/probe.js'
 import {RuntimeError} from './errors.js'
 
 /** Seconds of idleness after which the service stigmer started exits by itself. */

@@ -54,7 +54,9 @@ export class PodmanAdapter extends EngineApiRuntime {
     const info = await super.inspectImage(ref)
     if (!info) return info
     try {
-      const raw = (await this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`)) as {Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}}
+      const raw = (await this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`)) as {
+        Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}
+      }
       const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
       return healthcheck ? {...info, healthcheck} : info
     } catch {
@@ -78,7 +80,9 @@ export class PodmanAdapter extends EngineApiRuntime {
     const info = await this.info()
     if (info.inVm || semver.gte(semver.coerce(info.version) ?? '0.0.0', '5.0.0')) return super.createContainer(spec)
     const address = await this.hostGatewayAddress(spec.network, info)
-    const extraHosts = Object.fromEntries(Object.entries(spec.extraHosts!).map(([name, a]) => [name, a === 'host-gateway' ? address : a]))
+    const extraHosts = Object.fromEntries(
+      Object.entries(spec.extraHosts!).map(([name, a]) => [name, a === 'host-gateway' ? address : a]),
+    )
     return super.createContainer({...spec, extraHosts})
   }
 
@@ -97,7 +101,8 @@ export class PodmanAdapter extends EngineApiRuntime {
     if (await this.isManifestList(ref)) {
       const {execa} = await import('execa')
       const result = await execa(this.podmanBinary(), ['manifest', 'rm', ref], {env: this.cliEnv(), reject: false})
-      if (result.exitCode !== 0) throw new RuntimeError('engine', `Could not remove the manifest list ${ref}: ${result.stderr.trim()}`)
+      if (result.exitCode !== 0)
+        throw new RuntimeError('engine', `Could not remove the manifest list ${ref}: ${result.stderr.trim()}`)
       return
     }
 
@@ -114,10 +119,16 @@ export class PodmanAdapter extends EngineApiRuntime {
     if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
     try {
-      const result = (await this.dial(`/v4.0.0/libpod/containers/${encodeURIComponent(id)}/healthcheck?`)) as {FailingStreak?: number; Log?: Array<{ExitCode: number; Output: string}>; Status?: string}
+      const result = (await this.dial(`/v4.0.0/libpod/containers/${encodeURIComponent(id)}/healthcheck?`)) as {
+        FailingStreak?: number
+        Log?: Array<{ExitCode: number; Output: string}>
+        Status?: string
+      }
       const probe = result.Log?.at(-1)
       // Podman 4 leaves Log out of this answer when the check passed: the probe is in the container's health log.
-      const last = probe ? {exitCode: probe.ExitCode, output: probe.Output} : (await this.inspectContainer(id))?.healthLog.at(-1)
+      const last = probe
+        ? {exitCode: probe.ExitCode, output: probe.Output}
+        : (await this.inspectContainer(id))?.healthLog.at(-1)
       return {
         exitCode: last?.exitCode ?? (result.Status === 'healthy' ? 0 : 1),
         output: (last?.output ?? '').trim(),
@@ -141,7 +152,17 @@ export class PodmanAdapter extends EngineApiRuntime {
     // --manifest adds to an existing list: start from an empty one.
     await execa(podman, ['manifest', 'rm', name], {env, reject: false})
     await execa(podman, ['rmi', '--force', name], {env, reject: false})
-    const args = ['build', '--format', 'docker', '--platform', options.platforms!.join(','), '--manifest', name, '-f', join(options.contextDir, options.dockerfile)]
+    const args = [
+      'build',
+      '--format',
+      'docker',
+      '--platform',
+      options.platforms!.join(','),
+      '--manifest',
+      name,
+      '-f',
+      join(options.contextDir, options.dockerfile),
+    ]
     for (const [k, v] of Object.entries(options.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`)
     for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`)
     if (options.target) args.push('--target', options.target)
@@ -149,7 +170,12 @@ export class PodmanAdapter extends EngineApiRuntime {
     args.push(options.contextDir)
     let step: string | undefined
     const output: string[] = []
-    const child = execa(podman, args, {all: true, env, reject: false, ...(options.signal ? {cancelSignal: options.signal} : {})})
+    const child = execa(podman, args, {
+      all: true,
+      env,
+      reject: false,
+      ...(options.signal ? {cancelSignal: options.signal} : {}),
+    })
     child.all?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
         if (line.trim() === '') continue
@@ -168,7 +194,8 @@ export class PodmanAdapter extends EngineApiRuntime {
     const result = await child
     if (options.signal?.aborted) throw new RuntimeError('aborted', 'Cancelled.')
     if (result.exitCode !== 0) {
-      const lastError = output.findLast((l) => /^Error:|error/i.test(l)) ?? `podman build exited with code ${result.exitCode}`
+      const lastError =
+        output.findLast((l) => /^Error:|error/i.test(l)) ?? `podman build exited with code ${result.exitCode}`
       throw new RuntimeError('build', lastError, {output: output.join('\n'), ...(step ? {step} : {})})
     }
 
@@ -179,7 +206,8 @@ export class PodmanAdapter extends EngineApiRuntime {
 
     const inspect = await execa(podman, ['manifest', 'inspect', name], {env, reject: false})
     const digestOf = await execa(podman, ['image', 'inspect', '--format', '{{.Id}}', name], {env, reject: false})
-    if (inspect.exitCode !== 0) throw new RuntimeError('build', `The build finished but no manifest list ${name} exists.`)
+    if (inspect.exitCode !== 0)
+      throw new RuntimeError('build', `The build finished but no manifest list ${name} exists.`)
     return {id: digestOf.stdout.trim(), manifestList: true, platforms: options.platforms!, tags: options.tags}
   }
 
@@ -199,15 +227,22 @@ export class PodmanAdapter extends EngineApiRuntime {
 
   protected async storeCredentials(credentials: RegistryCredentials): Promise<void> {
     const {execa} = await import('execa')
-    const result = await execa(this.podmanBinary(), ['login', '--username', credentials.username, '--password-stdin', credentials.registry], {
-      env: this.cliEnv(),
-      input: credentials.password,
-      reject: false,
-      timeout: 60_000,
-    })
+    const result = await execa(
+      this.podmanBinary(),
+      ['login', '--username', credentials.username, '--password-stdin', credentials.registry],
+      {
+        env: this.cliEnv(),
+        input: credentials.password,
+        reject: false,
+        timeout: 60_000,
+      },
+    )
     if (result.exitCode !== 0) {
       const text = result.stderr.trim()
-      throw new RuntimeError(classifyStreamError(text) === 'auth' ? 'auth' : 'engine', `podman login ${credentials.registry} failed: ${text}`)
+      throw new RuntimeError(
+        classifyStreamError(text) === 'auth' ? 'auth' : 'engine',
+        `podman login ${credentials.registry} failed: ${text}`,
+      )
     }
   }
 
@@ -251,11 +286,14 @@ export class PodmanAdapter extends EngineApiRuntime {
         const gateway = net.subnets?.map((s) => s.gateway).find((g) => g && !g.includes(':'))
         if (gateway) return gateway
       } catch (error) {
-        throw toRuntimeError(error, 'Could not read the address of Podman\'s default network')
+        throw toRuntimeError(error, "Could not read the address of Podman's default network")
       }
     }
 
-    throw new RuntimeError('unsupported', 'Podman gives no address for host-gateway here; pass the host\'s IP address instead.')
+    throw new RuntimeError(
+      'unsupported',
+      "Podman gives no address for host-gateway here; pass the host's IP address instead.",
+    )
   }
 
   /** A GET on Podman's own (libpod) API, on the same socket. */
@@ -266,7 +304,12 @@ export class PodmanAdapter extends EngineApiRuntime {
           method: 'GET',
           options: {},
           path,
-          statusCodes: {200: true, 404: 'no such object', 409: 'conflict: no health check, or not running', 500: 'server error'},
+          statusCodes: {
+            200: true,
+            404: 'no such object',
+            409: 'conflict: no health check, or not running',
+            500: 'server error',
+          },
         },
         (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
       )
@@ -297,10 +340,19 @@ export class PodmanAdapter extends EngineApiRuntime {
 
       args.push(ref, `docker://${ref}`)
       options.onProgress?.({kind: 'status', message: `Pushing manifest list ${ref}`})
-      const result = await execa(this.podmanBinary(), args, {all: true, env: this.cliEnv(), reject: false, ...(options.signal ? {cancelSignal: options.signal} : {})})
+      const result = await execa(this.podmanBinary(), args, {
+        all: true,
+        env: this.cliEnv(),
+        reject: false,
+        ...(options.signal ? {cancelSignal: options.signal} : {}),
+      })
       if (options.signal?.aborted) throw new RuntimeError('aborted', 'Cancelled.')
       if (result.exitCode !== 0) {
-        const text = String(result.all ?? '').trim().split('\n').at(-1) ?? 'podman manifest push failed'
+        const text =
+          String(result.all ?? '')
+            .trim()
+            .split('\n')
+            .at(-1) ?? 'podman manifest push failed'
         throw new RuntimeError(classifyStreamError(text) === 'auth' ? 'auth' : 'stream', text)
       }
 

@@ -41,9 +41,15 @@ export default class Version extends StigmerCommand {
       platform: process.platform,
     }
     this.log(`stigmer ${cli}`)
-    this.log(`agent-runner image: ${image.ref}${image.source === 'pinned' ? ' (pinned to this CLI version)' : ` (from ${image.source}; this CLI pins ${image.pinned})`}`)
+    this.log(
+      `agent-runner image: ${image.ref}${image.source === 'pinned' ? ' (pinned to this CLI version)' : ` (from ${image.source}; this CLI pins ${image.pinned})`}`,
+    )
     this.log(`node ${process.version} ${process.platform}-${process.arch}`)
-    this.log(engine ? `engine: ${engine.product} ${engine.version} (API ${engine.apiVersion}) at ${engine.endpoint}` : 'engine: none answered (run `stigmer doctor` for details)')
+    this.log(
+      engine
+        ? `engine: ${engine.product} ${engine.version} (API ${engine.apiVersion}) at ${engine.endpoint}`
+        : 'engine: none answered (run `stigmer doctor` for details)',
+    )
     return result
   }
 
@@ -63,7 +69,13 @@ export default class Version extends StigmerCommand {
         if (candidate.spawnable) continue
         const v = await probeVersion(candidate.endpoint, 1000)
         if (v) {
-          return {apiVersion: v.apiVersion, endpoint: candidate.endpoint.url, product: v.product, runtime: /podman/i.test(v.product) ? 'podman' : provider.name, version: v.version}
+          return {
+            apiVersion: v.apiVersion,
+            endpoint: candidate.endpoint.url,
+            product: v.product,
+            runtime: /podman/i.test(v.product) ? 'podman' : provider.name,
+            version: v.version,
+          }
         }
       }
     }

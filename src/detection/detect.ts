@@ -101,9 +101,16 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
       }
     }
 
-    const usable = probe.state === 'ok' || probe.state === 'unprobed' && p.candidate.endpoint.url.startsWith('ssh://')
+    const usable = probe.state === 'ok' || (probe.state === 'unprobed' && p.candidate.endpoint.url.startsWith('ssh://'))
     const identifiedAs = probe.engine && providers.some((x) => x.name === probe.engine) ? probe.engine : p.provider.name
-    const report: CandidateReport = {candidate: p.candidate, identifiedAs, probe, provider: p.provider.name, strategy: p.strategy, usable}
+    const report: CandidateReport = {
+      candidate: p.candidate,
+      identifiedAs,
+      probe,
+      provider: p.provider.name,
+      strategy: p.strategy,
+      usable,
+    }
     reports.push(report)
     if (usable && !chosen) {
       chosen = report
@@ -111,7 +118,9 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
     }
   }
 
-  const provider = chosen ? providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider) : undefined
+  const provider = chosen
+    ? (providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider))
+    : undefined
   return {choiceSource, chosen, provider, reports, requested: options.requested?.name}
 }
 
@@ -119,12 +128,26 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
  * Turns a failed detection into one of three errors a user can act on:
  * nothing installed, installed but not running, or permission denied.
  */
-export function detectionFailure(result: DetectionResult, providers: readonly RuntimeProvider[], ctx: RuntimeContext): StigmerError {
+export function detectionFailure(
+  result: DetectionResult,
+  providers: readonly RuntimeProvider[],
+  ctx: RuntimeContext,
+): StigmerError {
   const platform = ctx.machine.platform
   const considered = result.requested ? providers.filter((p) => p.name === result.requested) : providers
   const names = considered.map((p) => p.displayName).join(' or ')
-  const tried = result.reports.map((r) => `  ${r.provider}: ${r.candidate.endpoint.url} (${r.candidate.endpoint.source}): ${r.probe.detail}`).join('\n')
-  const data = {probed: result.reports.map((r) => ({endpoint: r.candidate.endpoint.url, runtime: r.provider, source: r.candidate.endpoint.source, state: r.probe.state, detail: r.probe.detail}))}
+  const tried = result.reports
+    .map((r) => `  ${r.provider}: ${r.candidate.endpoint.url} (${r.candidate.endpoint.source}): ${r.probe.detail}`)
+    .join('\n')
+  const data = {
+    probed: result.reports.map((r) => ({
+      endpoint: r.candidate.endpoint.url,
+      runtime: r.provider,
+      source: r.candidate.endpoint.source,
+      state: r.probe.state,
+      detail: r.probe.detail,
+    })),
+  }
 
   const denied = result.reports.find((r) => r.probe.state === 'permission')
   if (denied) {
@@ -144,16 +167,20 @@ export function detectionFailure(result: DetectionResult, providers: readonly Ru
   const installed = considered.filter((p) => p.installed(ctx.machine))
   if (down || installed.length > 0 || explicitFailure) {
     const report = explicitFailure ?? down
-    const provider = (report ? considered.find((p) => p.name === report.provider) : undefined) ?? installed[0] ?? considered[0]!
+    const provider =
+      (report ? considered.find((p) => p.name === report.provider) : undefined) ?? installed[0] ?? considered[0]!
     const where = report ? ` at ${report.candidate.endpoint.url} (${report.probe.detail})` : ''
     const chosenBy = result.requested ? ` (chosen by ${result.choiceSource})` : ''
-    return new StigmerError(`${provider.displayName} is installed but not running or not answering${where}${chosenBy}.`, {
-      code: 'RUNTIME_UNREACHABLE',
-      data,
-      details: `Engines probed:\n${tried}`,
-      exit: ExitCode.RUNTIME_UNREACHABLE,
-      suggestions: provider.startHints(platform, report?.candidate),
-    })
+    return new StigmerError(
+      `${provider.displayName} is installed but not running or not answering${where}${chosenBy}.`,
+      {
+        code: 'RUNTIME_UNREACHABLE',
+        data,
+        details: `Engines probed:\n${tried}`,
+        exit: ExitCode.RUNTIME_UNREACHABLE,
+        suggestions: provider.startHints(platform, report?.candidate),
+      },
+    )
   }
 
   return new StigmerError(`No container engine found: stigmer needs ${names} to run the agent-runner.`, {

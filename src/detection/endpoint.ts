@@ -17,7 +17,11 @@ export interface ParsedEndpoint {
  */
 export function parseEndpointUrl(url: string, variable = 'DOCKER_HOST'): ParsedEndpoint {
   const forms = 'unix:///path/to/docker.sock, tcp://host:2376, ssh://user@host, npipe:////./pipe/docker_engine'
-  const bad = (why: string) => usageError(`${variable}="${url}" is not a valid engine endpoint: ${why}.`, [`Use one of: ${forms}.`, `Or unset ${variable} to let stigmer find the engine.`])
+  const bad = (why: string) =>
+    usageError(`${variable}="${url}" is not a valid engine endpoint: ${why}.`, [
+      `Use one of: ${forms}.`,
+      `Or unset ${variable} to let stigmer find the engine.`,
+    ])
   const trimmed = url.trim()
   if (trimmed === '') throw bad('it is empty')
   const match = /^([a-z]+):\/\/(.*)$/.exec(trimmed)
@@ -45,7 +49,7 @@ export function parseEndpointUrl(url: string, variable = 'DOCKER_HOST'): ParsedE
       if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw bad(`port "${parsed.port}" is out of range`)
       if (scheme === 'tcp' && parsed.pathname !== '' && parsed.pathname !== '/') throw bad('a tcp endpoint has no path')
       return {
-        host: parsed.hostname.replace(/^\[|\]$/g, ''),
+        host: parsed.hostname.replaceAll(/^\[|\]$/g, ''),
         port,
         protocol: scheme,
         ...(parsed.username ? {username: decodeURIComponent(parsed.username)} : {}),

@@ -5,7 +5,11 @@ import {delimiter, join} from 'node:path'
 import type {MachineView} from './strategies.js'
 
 /** Full path of an executable on PATH (PATHEXT on Windows), without spawning anything. */
-export function which(command: string, env: NodeJS.ProcessEnv = process.env, platform = process.platform): string | undefined {
+export function which(
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform = process.platform,
+): string | undefined {
   const dirs = (env.PATH ?? env.Path ?? '').split(delimiter).filter(Boolean)
   const exts = platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : ['']
   for (const dir of dirs) {

@@ -54,7 +54,9 @@ export async function probeEndpoint(ep: Endpoint, timeoutMs = 1500): Promise<Pro
       path: '/_ping',
       timeout: timeoutMs,
       ...(parsed.socketPath ? {socketPath: parsed.socketPath} : {host: parsed.host, port: parsed.port}),
-      ...(useTls ? {ca: read(ep.tls!.ca), cert: read(ep.tls!.cert), key: read(ep.tls!.key), rejectUnauthorized: ep.tls!.verify} : {}),
+      ...(useTls
+        ? {ca: read(ep.tls!.ca), cert: read(ep.tls!.cert), key: read(ep.tls!.key), rejectUnauthorized: ep.tls!.verify}
+        : {}),
     }
     const req = (useTls ? httpsRequest : httpRequest)(options, (res) => {
       res.resume()
@@ -112,10 +114,16 @@ export async function probeVersion(ep: Endpoint, timeoutMs = 1000): Promise<Engi
     return undefined
   }
 
-  if (parsed.protocol !== 'unix' && parsed.protocol !== 'npipe' && !(parsed.protocol === 'tcp' && !ep.tls)) return undefined
+  if (parsed.protocol !== 'unix' && parsed.protocol !== 'npipe' && !(parsed.protocol === 'tcp' && !ep.tls))
+    return undefined
   return new Promise((resolve) => {
     const req = httpRequest(
-      {method: 'GET', path: '/version', timeout: timeoutMs, ...(parsed.socketPath ? {socketPath: parsed.socketPath} : {host: parsed.host, port: parsed.port})},
+      {
+        method: 'GET',
+        path: '/version',
+        timeout: timeoutMs,
+        ...(parsed.socketPath ? {socketPath: parsed.socketPath} : {host: parsed.host, port: parsed.port}),
+      },
       (res) => {
         let body = ''
         res.on('data', (c) => {
@@ -123,9 +131,24 @@ export async function probeVersion(ep: Endpoint, timeoutMs = 1000): Promise<Engi
         })
         res.on('end', () => {
           try {
-            const v = JSON.parse(body) as {ApiVersion?: string; Arch?: string; Components?: Array<{Name?: string}>; Os?: string; Platform?: {Name?: string}; Version?: string}
-            const product = v.Components?.some((c) => /podman/i.test(c.Name ?? '')) ? 'Podman Engine' : v.Platform?.Name || 'Docker Engine'
-            resolve({apiVersion: v.ApiVersion ?? '', arch: v.Arch ?? '', os: v.Os ?? '', product, version: v.Version ?? ''})
+            const v = JSON.parse(body) as {
+              ApiVersion?: string
+              Arch?: string
+              Components?: Array<{Name?: string}>
+              Os?: string
+              Platform?: {Name?: string}
+              Version?: string
+            }
+            const product = v.Components?.some((c) => /podman/i.test(c.Name ?? ''))
+              ? 'Podman Engine'
+              : v.Platform?.Name || 'Docker Engine'
+            resolve({
+              apiVersion: v.ApiVersion ?? '',
+              arch: v.Arch ?? '',
+              os: v.Os ?? '',
+              product,
+              version: v.Version ?? '',
+            })
           } catch {
             resolve(undefined)
           }

@@ -46,7 +46,10 @@ function fromEnv(runtime: string, variable: string, machine: MachineView): Candi
   parseEndpointUrl(value, variable) // throws a usage error when malformed
   let tls: Endpoint['tls'] | undefined
   if (variable === 'DOCKER_HOST' && value.startsWith('tcp://')) {
-    const verify = machine.env.DOCKER_TLS_VERIFY !== undefined && machine.env.DOCKER_TLS_VERIFY !== '' && machine.env.DOCKER_TLS_VERIFY !== '0'
+    const verify =
+      machine.env.DOCKER_TLS_VERIFY !== undefined &&
+      machine.env.DOCKER_TLS_VERIFY !== '' &&
+      machine.env.DOCKER_TLS_VERIFY !== '0'
     const certPath = machine.env.DOCKER_CERT_PATH || join(machine.homedir, '.docker')
     if (verify || machine.env.DOCKER_CERT_PATH) {
       tls = {
@@ -89,13 +92,15 @@ export const dockerContext: Strategy = {
     const meta = m.readFile(join(configDir, 'contexts', 'meta', id, 'meta.json'))
     if (!meta) return []
     try {
-      const host = (JSON.parse(meta) as {Endpoints?: {docker?: {Host?: string; SkipTLSVerify?: boolean}}}).Endpoints?.docker?.Host
+      const host = (JSON.parse(meta) as {Endpoints?: {docker?: {Host?: string; SkipTLSVerify?: boolean}}}).Endpoints
+        ?.docker?.Host
       if (!host) return []
       parseEndpointUrl(host, `docker context "${name}"`)
       const tlsDir = join(configDir, 'contexts', 'tls', id, 'docker')
-      const tls = host.startsWith('tcp://') && m.exists(tlsDir)
-        ? {ca: join(tlsDir, 'ca.pem'), cert: join(tlsDir, 'cert.pem'), key: join(tlsDir, 'key.pem'), verify: true}
-        : undefined
+      const tls =
+        host.startsWith('tcp://') && m.exists(tlsDir)
+          ? {ca: join(tlsDir, 'ca.pem'), cert: join(tlsDir, 'cert.pem'), key: join(tlsDir, 'key.pem'), verify: true}
+          : undefined
       return [{endpoint: endpoint(host, `docker context "${name}"`, tls), explicit: true, runtime: 'docker'}]
     } catch (error) {
       if ((error as {code?: string}).code === 'USAGE') throw error
@@ -113,7 +118,11 @@ export const dockerSockets: Strategy = {
     const home = m.homedir
     if (m.platform === 'win32') {
       return [
-        {endpoint: endpoint('npipe:////./pipe/docker_engine', 'Docker Desktop named pipe'), explicit: false, runtime: 'docker'},
+        {
+          endpoint: endpoint('npipe:////./pipe/docker_engine', 'Docker Desktop named pipe'),
+          explicit: false,
+          runtime: 'docker',
+        },
       ]
     }
 
@@ -155,7 +164,8 @@ export const podmanHostEnv: Strategy = {
 export const podmanSockets: Strategy = {
   candidates(m) {
     const out: Candidate[] = []
-    const add = (p: string, source: string) => out.push({endpoint: endpoint(unix(p), source), explicit: false, runtime: 'podman'})
+    const add = (p: string, source: string) =>
+      out.push({endpoint: endpoint(unix(p), source), explicit: false, runtime: 'podman'})
     if (m.platform === 'linux') {
       if (m.uid === 0) {
         add('/run/podman/podman.sock', 'rootful Podman socket')

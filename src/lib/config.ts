@@ -50,17 +50,22 @@ export function validateConfig(doc: unknown, file: string): StigmerConfig {
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const kind = KEYS[key as keyof StigmerConfig]
-    if (kind === undefined) throw configError(file, `unknown key "${key}" (known: ${Object.keys(KEYS).sort().join(', ')})`)
+    if (kind === undefined)
+      throw configError(file, `unknown key "${key}" (known: ${Object.keys(KEYS).sort().join(', ')})`)
     if (value === null || value === undefined) continue
     if (kind === 'string') {
-      if (typeof value !== 'string' || value.trim() === '') throw configError(file, `"${key}" must be a non-empty string`)
+      if (typeof value !== 'string' || value.trim() === '')
+        throw configError(file, `"${key}" must be a non-empty string`)
     } else if (kind === 'number') {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw configError(file, `"${key}" must be a positive number`)
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+        throw configError(file, `"${key}" must be a positive number`)
     } else if (kind === 'map') {
-      if (typeof value !== 'object' || Array.isArray(value)) throw configError(file, `"${key}" must be a mapping of NAME: value`)
+      if (typeof value !== 'object' || Array.isArray(value))
+        throw configError(file, `"${key}" must be a mapping of NAME: value`)
       const env: Record<string, string> = {}
       for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
-        if (!/^[A-Za-z_]\w*$/.test(name)) throw configError(file, `"${key}.${name}" is not a valid environment variable name`)
+        if (!/^[A-Za-z_]\w*$/.test(name))
+          throw configError(file, `"${key}.${name}" is not a valid environment variable name`)
         if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
           throw configError(file, `"${key}.${name}" must be a string`)
         }

@@ -36,9 +36,11 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   NOT_RUNNING: '`server status`: no agent-runner container, or it is not running.',
   NOT_HEALTHY: '`server status`: the container runs but is not healthy (starting or unhealthy).',
   NO_RUNTIME: 'No container engine is installed (neither Docker nor Podman was found).',
-  RUNTIME_UNREACHABLE: 'An engine is installed but not running or not answering (or the engine that started the container is gone).',
+  RUNTIME_UNREACHABLE:
+    'An engine is installed but not running or not answering (or the engine that started the container is gone).',
   RUNTIME_PERMISSION: 'The engine socket exists but this user may not use it.',
-  IMAGE_NOT_FOUND: 'The image is not present locally and cannot be found in the registry (or `--pull never` / `--use-local-image` and it is absent).',
+  IMAGE_NOT_FOUND:
+    'The image is not present locally and cannot be found in the registry (or `--pull never` / `--use-local-image` and it is absent).',
   PULL_FAILED: 'Pulling the image failed (network, timeout, or the registry reported an error).',
   BUILD_FAILED: 'Building the image failed; the failing step and its output are shown.',
   PUSH_FAILED: 'Pushing the image failed.',

@@ -10,7 +10,8 @@ export const LOCAL_DEV_IMAGE = 'localhost/stigmer/agent-runner:dev'
 const COMPONENT = /^[a-z\d]+(?:(?:[._]|__|-+)[a-z\d]+)*$/
 const TAG = /^\w[\w.-]{0,127}$/
 const DIGEST = /^[a-z\d]+(?:[+._-][a-z\d]+)*:[a-f\d]{32,}$/i
-const DOMAIN = /^(?:[a-z\d](?:[a-z\d-]*[a-z\d])?)(?:\.[a-z\d](?:[a-z\d-]*[a-z\d])?)*(?::\d+)?$|^\[[a-f\d:]+\](?::\d+)?$/i
+const DOMAIN =
+  /^(?:[a-z\d](?:[a-z\d-]*[a-z\d])?)(?:\.[a-z\d](?:[a-z\d-]*[a-z\d])?)*(?::\d+)?$|^\[[a-f\d:]+\](?::\d+)?$/i
 
 /** Parse an image reference the way Docker does. Throws a usage error saying what is wrong. */
 export function parseImageRef(input: string): ImageRef {
@@ -36,9 +37,13 @@ export function parseImageRef(input: string): ImageRef {
 
   const parts = rest.split('/')
   let registry: string | undefined
-  if (parts.length > 1 && (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost' || parts[0]!.startsWith('['))) {
+  if (
+    parts.length > 1 &&
+    (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost' || parts[0]!.startsWith('['))
+  ) {
     registry = parts.shift()
-    if (!DOMAIN.test(registry!)) throw usageError(`"${raw}" is not a valid image reference: bad registry "${registry}".`)
+    if (!DOMAIN.test(registry!))
+      throw usageError(`"${raw}" is not a valid image reference: bad registry "${registry}".`)
   }
 
   for (const part of parts) {
@@ -53,7 +58,12 @@ export function parseImageRef(input: string): ImageRef {
   return {digest, ref: formatRef({digest, registry, repository, tag}), registry, repository, tag}
 }
 
-export function formatRef(ref: {digest?: string | undefined; registry?: string | undefined; repository: string; tag?: string | undefined}): string {
+export function formatRef(ref: {
+  digest?: string | undefined
+  registry?: string | undefined
+  repository: string
+  tag?: string | undefined
+}): string {
   let out = ref.registry ? `${ref.registry}/${ref.repository}` : ref.repository
   if (ref.tag) out += `:${ref.tag}`
   if (ref.digest) out += `@${ref.digest}`
@@ -86,7 +96,8 @@ export function sameImage(a: string, b: string): boolean {
   const norm = (s: string): string => {
     const r = parseImageRef(s)
     const registry = r.registry ?? 'docker.io'
-    const repository = registry === 'docker.io' && !r.repository.includes('/') ? `library/${r.repository}` : r.repository
+    const repository =
+      registry === 'docker.io' && !r.repository.includes('/') ? `library/${r.repository}` : r.repository
     return formatRef({digest: r.digest, registry, repository, tag: r.tag ?? (r.digest ? undefined : 'latest')})
   }
 

@@ -56,6 +56,7 @@ export function resolveWorkspace(input: {
   const home = input.home ?? homedir()
   const expand = (raw: string) => (raw === '~' ? home : raw.startsWith('~/') ? join(home, raw.slice(2)) : raw)
   if (input.flag) return {path: resolve(input.cwd ?? process.cwd(), expand(input.flag)), source: '--workspace'}
-  if (input.configured) return {path: resolve(home, expand(input.configured)), source: `workspace in ${input.configFile}`}
+  if (input.configured)
+    return {path: resolve(home, expand(input.configured)), source: `workspace in ${input.configFile}`}
   return {path: input.defaultWorkspace, source: 'default'}
 }

@@ -7,7 +7,10 @@ export function toStigmerError(error: unknown): StigmerError {
   if (error instanceof StigmerError) return error
   const e = error as {message?: string; oclif?: {exit?: number}}
   // oclif's own parse errors (unknown flag, missing arg) are usage errors.
-  if (e?.oclif?.exit === 2 || /Unexpected argument|Nonexistent flag|Expected --|Missing required|Parsing --/.test(e?.message ?? '')) {
+  if (
+    e?.oclif?.exit === 2 ||
+    /Unexpected argument|Nonexistent flag|Expected --|Missing required|Parsing --/.test(e?.message ?? '')
+  ) {
     return new StigmerError(e.message ?? 'Invalid usage.', {code: 'USAGE', exit: ExitCode.USAGE, kind: 'user'})
   }
 
@@ -23,7 +26,13 @@ export function toStigmerError(error: unknown): StigmerError {
 /** Human form, for stderr. */
 export function formatError(error: StigmerError): string {
   const lines = [`Error: ${redact(error.message)}`]
-  if (error.details) lines.push('', ...redact(error.details).split('\n').map((l) => `  ${l}`))
+  if (error.details)
+    lines.push(
+      '',
+      ...redact(error.details)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    )
   if (error.command) lines.push('', `  Failed command: ${redact(error.command)}`)
   if (error.suggestions.length > 0) {
     lines.push('', 'Try this:', ...error.suggestions.map((s) => `  - ${redact(s)}`))

@@ -8,7 +8,7 @@ export function splitHostPort(address: string): {host: string; port: number} | u
     try {
       const url = new URL(text)
       const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
-      return {host: url.hostname.replace(/^\[|\]$/g, ''), port}
+      return {host: url.hostname.replaceAll(/^\[|\]$/g, ''), port}
     } catch {
       return undefined
     }

@@ -56,8 +56,15 @@ export class RegistryClient {
     let manifest = await this.manifest(this.ref.digest ?? this.ref.tag ?? 'latest')
     if (manifest.manifests) {
       const match =
-        manifest.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture && (!platform.variant || m.platform?.variant === platform.variant)) ??
-        manifest.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture)
+        manifest.manifests.find(
+          (m) =>
+            m.platform?.os === platform.os &&
+            m.platform?.architecture === platform.architecture &&
+            (!platform.variant || m.platform?.variant === platform.variant),
+        ) ??
+        manifest.manifests.find(
+          (m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture,
+        )
       if (!match) return undefined
       manifest = await this.manifest(match.digest)
     }
@@ -74,7 +81,9 @@ export class RegistryClient {
 
   private async login(challenge: string): Promise<boolean> {
     const c = parseChallenge(challenge)
-    const basic = this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` : undefined
+    const basic = this.credentials
+      ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`
+      : undefined
     if (c.scheme === 'basic') {
       if (!basic) return false
       this.authorization = basic
@@ -85,7 +94,10 @@ export class RegistryClient {
     const url = new URL(c.realm)
     if (c.service) url.searchParams.set('service', c.service)
     url.searchParams.set('scope', c.scope ?? `repository:${location(this.ref).repository}:pull`)
-    const response = await fetch(url, {headers: basic ? {Authorization: basic} : {}, ...(this.signal ? {signal: this.signal} : {})})
+    const response = await fetch(url, {
+      headers: basic ? {Authorization: basic} : {},
+      ...(this.signal ? {signal: this.signal} : {}),
+    })
     if (!response.ok) return false
     const body = (await response.json()) as {access_token?: string; token?: string}
     const token = body.token ?? body.access_token
@@ -110,6 +122,7 @@ export class RegistryClient {
 
 /** The platform an engine pulls for, in registry terms. */
 export function enginePlatform(os: string, arch: string): {architecture: string; os: string; variant?: string} {
+  // eslint-disable-next-line camelcase -- architecture names as engines report them
   const map: Record<string, string> = {aarch64: 'arm64', arm64: 'arm64', x64: 'amd64', x86_64: 'amd64'}
   return {architecture: map[arch] ?? arch, os: os || 'linux'}
 }

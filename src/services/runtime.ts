@@ -44,7 +44,13 @@ export async function runtimeProviders(config?: Config): Promise<RuntimeProvider
   for (const success of result.successes) {
     const contributed = (Array.isArray(success.result) ? success.result : [success.result]) as RuntimeProvider[]
     for (const p of contributed) {
-      if (p && typeof p.name === 'string' && typeof p.create === 'function' && !providers.some((x) => x.name === p.name)) providers.push(p)
+      if (
+        p &&
+        typeof p.name === 'string' &&
+        typeof p.create === 'function' &&
+        !providers.some((x) => x.name === p.name)
+      )
+        providers.push(p)
     }
   }
 
@@ -52,9 +58,7 @@ export async function runtimeProviders(config?: Config): Promise<RuntimeProvider
 }
 
 /** Which runtime the user asked for, and where that came from. Flag > env > config file > remembered. */
-export async function requestedRuntime(
-  options: SelectOptions,
-): Promise<{name: string; source: string} | undefined> {
+export async function requestedRuntime(options: SelectOptions): Promise<{name: string; source: string} | undefined> {
   const env = options.env ?? process.env
   if (options.flag) return {name: options.flag, source: '--runtime'}
   if (env.STIGMER_CONTAINER_RUNTIME) return {name: env.STIGMER_CONTAINER_RUNTIME, source: 'STIGMER_CONTAINER_RUNTIME'}
@@ -113,7 +117,9 @@ type Cache = Map<string, Promise<ResolvedRuntime>>
  * same answer. Kept on globalThis so plugin commands share it.
  */
 export function getRuntime(options: SelectOptions = {}): Promise<ResolvedRuntime> {
-  const store = ((globalThis as Record<symbol, Cache>)[CACHE] ??= new Map())
+  const global = globalThis as Record<symbol, Cache | undefined>
+  const store = global[CACHE] ?? new Map<string, Promise<ResolvedRuntime>>()
+  global[CACHE] = store
   const key = `${options.flag ?? ''}|${options.useRemembered ? 'r' : ''}`
   let hit = store.get(key)
   if (!hit) {

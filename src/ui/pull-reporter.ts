@@ -23,7 +23,10 @@ export interface PullReporter {
 export function progressLine(stats: PullStats, width = 24): string {
   const total = stats.totalBytes
   const fraction = total && total > 0 ? Math.min(1, stats.currentBytes / total) : undefined
-  const bar = fraction === undefined ? '' : `[${'#'.repeat(Math.round(fraction * width)).padEnd(width, '-')}] ${String(Math.floor(fraction * 100)).padStart(3)}% `
+  const bar =
+    fraction === undefined
+      ? ''
+      : `[${'#'.repeat(Math.round(fraction * width)).padEnd(width, '-')}] ${String(Math.floor(fraction * 100)).padStart(3)}% `
   const amount = total ? `${formatBytes(stats.currentBytes)}/${formatBytes(total)}` : formatBytes(stats.currentBytes)
   const rate = stats.bytesPerSecond > 0 ? `  ${formatBytes(stats.bytesPerSecond)}/s` : ''
   const eta = stats.etaSeconds === undefined ? '' : `  ETA ${formatDuration(stats.etaSeconds)}`
@@ -31,7 +34,10 @@ export function progressLine(stats: PullStats, width = 24): string {
 }
 
 /** A live bar redrawn in place on a TTY (stderr). `render` lets a task list host the line instead. */
-export function ttyReporter(stream: NodeJS.WriteStream = process.stderr, render?: (line: string) => void): PullReporter {
+export function ttyReporter(
+  stream: NodeJS.WriteStream = process.stderr,
+  render?: (line: string) => void,
+): PullReporter {
   let last = 0
   const draw = (line: string) => {
     if (render) render(line)
@@ -59,7 +65,10 @@ export function ttyReporter(stream: NodeJS.WriteStream = process.stderr, render?
 }
 
 /** Plain lines for pipes and CI: one every `everyMs`, plus start and end. */
-export function lineReporter(write: (line: string) => void = (l) => process.stderr.write(l + '\n'), everyMs = 5000): PullReporter {
+export function lineReporter(
+  write: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+  everyMs = 5000,
+): PullReporter {
   let last = 0
   let latest: PullStats | undefined
   return {

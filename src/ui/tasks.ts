@@ -53,7 +53,9 @@ export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
     clear()
     if (title) {
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
-      stream.write(`${mark} ${title}${note ? ` ${paint('2', `(${redact(note)})`)}` : ''} ${paint('2', `${seconds}s`)}\n`)
+      stream.write(
+        `${mark} ${title}${note ? ` ${paint('2', `(${redact(note)})`)}` : ''} ${paint('2', `${seconds}s`)}\n`,
+      )
     }
 
     title = undefined
@@ -137,7 +139,16 @@ export function plainTaskUi(write: (line: string) => void = (l) => process.stder
   }
 }
 
-export const silentTaskUi: TaskUi = {fail() {}, info() {}, output() {}, skip() {}, start() {}, stop() {}, succeed() {}, warn() {}}
+export const silentTaskUi: TaskUi = {
+  fail() {},
+  info() {},
+  output() {},
+  skip() {},
+  start() {},
+  stop() {},
+  succeed() {},
+  warn() {},
+}
 
 export function taskUiFor(options: {json: boolean; tty?: boolean}): TaskUi {
   if (options.json) return silentTaskUi

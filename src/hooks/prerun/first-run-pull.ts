@@ -6,22 +6,35 @@ import type {Hook} from '@oclif/core'
  * download size and a progress bar. Ctrl-C stops it (exit 130).
  */
 const hook: Hook<'prerun'> = async function (options) {
-  const command = options.Command as unknown as {baseFlags?: Record<string, unknown>; flags?: Record<string, unknown>; needsImage?: boolean}
+  const command = options.Command as unknown as {
+    baseFlags?: Record<string, unknown>
+    flags?: Record<string, unknown>
+    needsImage?: boolean
+  }
   if (!command.needsImage) return
   const argv = options.argv
   if (argv.includes('--help') || argv.includes('-h')) return
-  const [{Flags, Parser}, {getRuntime, runtimeFlagFromArgv}, {resolveImage}, {loadConfig}, {stigmerPaths}, {needsFirstRunPull, firstRunPull}, {toStigmerError, writeError}, {InterruptedError}, {parseDurationSeconds}] =
-    await Promise.all([
-      import('@oclif/core'),
-      import('../../services/runtime.js'),
-      import('../../services/image-resolution.js'),
-      import('../../lib/config.js'),
-      import('../../lib/paths.js'),
-      import('../../services/first-run.js'),
-      import('../../lib/render-error.js'),
-      import('../../lib/errors.js'),
-      import('../../lib/format.js'),
-    ])
+  const [
+    {Flags, Parser},
+    {getRuntime, runtimeFlagFromArgv},
+    {resolveImage},
+    {loadConfig},
+    {stigmerPaths},
+    {needsFirstRunPull, firstRunPull},
+    {toStigmerError, writeError},
+    {InterruptedError},
+    {parseDurationSeconds},
+  ] = await Promise.all([
+    import('@oclif/core'),
+    import('../../services/runtime.js'),
+    import('../../services/image-resolution.js'),
+    import('../../lib/config.js'),
+    import('../../lib/paths.js'),
+    import('../../services/first-run.js'),
+    import('../../lib/render-error.js'),
+    import('../../lib/errors.js'),
+    import('../../lib/format.js'),
+  ])
   const json = argv.includes('--json')
   const controller = new AbortController()
   let interrupts = 0
@@ -37,17 +50,43 @@ const hook: Hook<'prerun'> = async function (options) {
   try {
     const allFlags = {...command.baseFlags, ...command.flags, json: Flags.boolean()}
     const {flags} = await Parser.parse(argv, {flags: allFlags as never, strict: false})
-    const f = flags as {image?: string; pull?: 'always' | 'missing' | 'never'; 'pull-timeout'?: string; 'use-local-image'?: boolean}
+    const f = flags as {
+      image?: string
+      pull?: 'always' | 'missing' | 'never'
+      'pull-timeout'?: string
+      'use-local-image'?: boolean
+    }
     const paths = stigmerPaths()
     const config = await loadConfig(paths.configFile)
-    const image = resolveImage({cliVersion: options.config.version, config, imageFlag: f.image, useLocalImage: f['use-local-image']})
+    const image = resolveImage({
+      cliVersion: options.config.version,
+      config,
+      imageFlag: f.image,
+      useLocalImage: f['use-local-image'],
+    })
     const {runtime} = await getRuntime({config: options.config, flag: runtimeFlagFromArgv(argv), useRemembered: true})
     const present = await runtime.imageExists(image.ref)
-    if (!needsFirstRunPull({imagePresent: present, pullPolicy: f.pull ?? config.pull ?? 'missing', useLocalImage: Boolean(f['use-local-image'])})) return
-    const timeoutSeconds = (f['pull-timeout'] ? parseDurationSeconds(f['pull-timeout']) : undefined) ?? config.pullTimeoutSeconds ?? 300
-    await firstRunPull(runtime, image.ref, {json, markersDir: paths.markersDir, signal: controller.signal, timeoutMs: timeoutSeconds * 1000, tty: Boolean(process.stderr.isTTY)})
+    if (
+      !needsFirstRunPull({
+        imagePresent: present,
+        pullPolicy: f.pull ?? config.pull ?? 'missing',
+        useLocalImage: Boolean(f['use-local-image']),
+      })
+    )
+      return
+    const timeoutSeconds =
+      (f['pull-timeout'] ? parseDurationSeconds(f['pull-timeout']) : undefined) ?? config.pullTimeoutSeconds ?? 300
+    await firstRunPull(runtime, image.ref, {
+      json,
+      markersDir: paths.markersDir,
+      signal: controller.signal,
+      timeoutMs: timeoutSeconds * 1000,
+      tty: Boolean(process.stderr.isTTY),
+    })
   } catch (error) {
-    const failure = controller.signal.aborted ? new InterruptedError('Interrupted while downloading the agent-runner image; nothing was started') : toStigmerError(error)
+    const failure = controller.signal.aborted
+      ? new InterruptedError('Interrupted while downloading the agent-runner image; nothing was started')
+      : toStigmerError(error)
     writeError(failure, json)
     this.exit(failure.exit)
   } finally {

@@ -11,7 +11,11 @@ const hook: Hook<'prerun'> = async function (options) {
   if (options.argv.includes('--help') || options.argv.includes('-h')) return
   const {getRuntime, runtimeFlagFromArgv} = await import('../../services/runtime.js')
   try {
-    await getRuntime({config: options.config, flag: runtimeFlagFromArgv(options.argv), useRemembered: command.useRememberedRuntime ?? false})
+    await getRuntime({
+      config: options.config,
+      flag: runtimeFlagFromArgv(options.argv),
+      useRemembered: command.useRememberedRuntime ?? false,
+    })
   } catch (error) {
     const {toStigmerError, writeError} = await import('../../lib/render-error.js')
     const failure = toStigmerError(error)
