@@ -19,7 +19,7 @@ export default [
       'perfectionist/sort-modules': 'off',
       'unicorn/prefer-string-raw': 'off',
       'max-depth': 'off',
-      'complexity': 'off',
+      complexity: 'off',
       'no-warning-comments': 'off',
       // `() => undefined` in .catch() says "ignore this failure" on purpose.
       'unicorn/no-useless-undefined': 'off',

@@ -18,7 +18,7 @@ export abstract class StigmerCommand extends Command {
   static needsImage = false
   /** Prefer the engine that ran the last `server start` (status, logs, stop). */
   static useRememberedRuntime = false
-private abortController: AbortController | undefined
+  private abortController: AbortController | undefined
   private sigintHandler: (() => void) | undefined
 
   override async catch(error: Error & {exitCode?: number}): Promise<never> {
