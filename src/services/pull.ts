@@ -36,7 +36,8 @@ export interface PullOutcome {
   readonly attempts: number
 }
 
-const TRANSIENT = /timeout|timed out|tls handshake|connection reset|connection refused|EOF|i\/o timeout|too many requests|toomanyrequests|rate limit|\b429\b|\b50[234]\b|temporar|network is unreachable|no such host|server misbehaving/i
+const TRANSIENT =
+  /timeout|timed out|tls handshake|connection reset|connection refused|EOF|i\/o timeout|too many requests|toomanyrequests|rate limit|\b429\b|\b50[234]\b|temporar|network is unreachable|no such host|server misbehaving/i
 
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof RuntimeError)) return false
@@ -48,10 +49,17 @@ export function isTransient(error: unknown): boolean {
  * The download size from the registry's manifest for the engine's platform.
  * undefined when the registry cannot be asked (offline, auth, no manifest).
  */
-export async function remoteImageSize(runtime: ContainerRuntime, ref: string, signal?: AbortSignal): Promise<number | undefined> {
+export async function remoteImageSize(
+  runtime: ContainerRuntime,
+  ref: string,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
   try {
     const parsed = parseImageRef(ref)
-    const [info, credentials] = await Promise.all([runtime.info(), runtime.credentialsFor(registryOf(parsed)).catch(() => undefined)])
+    const [info, credentials] = await Promise.all([
+      runtime.info(),
+      runtime.credentialsFor(registryOf(parsed)).catch(() => undefined),
+    ])
     const timeout = AbortSignal.timeout(5000)
     const client = new RegistryClient(parsed, credentials, signal ? AbortSignal.any([signal, timeout]) : timeout)
     return await client.downloadSize(enginePlatform(info.os, info.arch))
@@ -73,7 +81,8 @@ export class ProgressTracker {
   apply(event: LayerProgress): void {
     if (/^(pulling from|digest:|status:)/i.test(event.status)) return
     const layer = this.layers.get(event.id) ?? {current: 0, done: false, total: undefined}
-    if (event.total && event.total > 0 && /download|pulling fs layer|waiting|copying/i.test(event.status)) layer.total = event.total
+    if (event.total && event.total > 0 && /download|pulling fs layer|waiting|copying/i.test(event.status))
+      layer.total = event.total
     if (/^download(ing)?/i.test(event.status) && event.current !== undefined) layer.current = event.current
     if (/download complete|pull complete|already exists|verifying checksum/i.test(event.status)) {
       layer.done = true
@@ -97,7 +106,15 @@ export class ProgressTracker {
     const elapsed = (Date.now() - this.startedAt) / 1000
     const rate = elapsed > 0.5 ? current / elapsed : 0
     const eta = total && rate > 0 ? Math.max(0, (total - current) / rate) : undefined
-    return {bytesPerSecond: rate, currentBytes: current, etaSeconds: eta, layersDone: done, layersTotal: this.layers.size, ref: this.ref, totalBytes: total}
+    return {
+      bytesPerSecond: rate,
+      currentBytes: current,
+      etaSeconds: eta,
+      layersDone: done,
+      layersTotal: this.layers.size,
+      ref: this.ref,
+      totalBytes: total,
+    }
   }
 }
 
@@ -119,7 +136,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * on transient failures. One implementation for the first-run pull, `server
  * start --pull always` and `image pull`.
  */
-export async function pullImage(runtime: ContainerRuntime, ref: string, options: PullOptions = {}): Promise<PullOutcome> {
+export async function pullImage(
+  runtime: ContainerRuntime,
+  ref: string,
+  options: PullOptions = {},
+): Promise<PullOutcome> {
   const reporter = options.reporter ?? silentReporter
   const timeoutMs = options.timeoutMs ?? DEFAULT_PULL_TIMEOUT_SECONDS * 1000
   const retries = options.retries ?? DEFAULT_PULL_RETRIES
@@ -144,7 +165,14 @@ export async function pullImage(runtime: ContainerRuntime, ref: string, options:
       })
       const info = await runtime.inspectImage(result.ref)
       reporter.end('ok')
-      return {attempts: attempt, digest: result.digest, id: result.id, imageSizeBytes: info?.size ?? 0, ref: result.ref, sizeBytes}
+      return {
+        attempts: attempt,
+        digest: result.digest,
+        id: result.id,
+        imageSizeBytes: info?.size ?? 0,
+        ref: result.ref,
+        sizeBytes,
+      }
     } catch (error) {
       if (options.signal?.aborted) {
         reporter.end('failed')
@@ -167,7 +195,9 @@ export async function pullImage(runtime: ContainerRuntime, ref: string, options:
 
       if (attempt <= retries && isTransient(error)) {
         const delay = (options.backoffMs ?? 1000) * 2 ** (attempt - 1)
-        reporter.message(`${(error as Error).message.split('\n')[0]}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempt + 1} of ${retries + 1})`)
+        reporter.message(
+          `${(error as Error).message.split('\n')[0]}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempt + 1} of ${retries + 1})`,
+        )
         await sleep(delay, signal).catch(() => undefined)
         continue
       }
@@ -180,7 +210,8 @@ export async function pullImage(runtime: ContainerRuntime, ref: string, options:
 
 function pullFailure(error: unknown, ref: string, runtime: ContainerRuntime, attempts: number): StigmerError {
   const manual = `${runtime.cli} pull ${ref}`
-  const message = error instanceof Error ? error.message : String(error)
+  // The adapter already says "Could not pull REF: ..."; keep only the engine's words.
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^Could not pull \S+: /, '')
   const registry = registryOf(ref)
   if (error instanceof RuntimeError && error.reason === 'not-found') {
     return new StigmerError(`The image ${ref} was not found: ${message}`, {
@@ -213,7 +244,10 @@ function pullFailure(error: unknown, ref: string, runtime: ContainerRuntime, att
     command: manual,
     exit: ExitCode.PULL_FAILED,
     kind: 'external',
-    suggestions: ['Check your network connection and that the registry is reachable.', `Or pull it by hand and run the command again: ${manual}`],
+    suggestions: [
+      'Check your network connection and that the registry is reachable.',
+      `Or pull it by hand and run the command again: ${manual}`,
+    ],
   })
 }
 
