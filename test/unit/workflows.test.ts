@@ -404,7 +404,7 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
     it('release v1.2.3 (the newest): v1.2.3, v1.2, v1 and latest, pushed by digest for release.yml to tag', () => {
       const r = simulate({
         eventName: 'push',
-        inputs: {agent_runner_ref: 'main', latest: true, version: '1.2.3'},
+        inputs: {agent_runner_ref: 'main', floating: 'minor,major,latest', version: '1.2.3'},
         ref: 'refs/tags/v1.2.3',
       })
       expect(r.mode).to.equal('release')
@@ -413,22 +413,35 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
       expect(r.appliedTags, 'no tag applied by the build itself').to.deep.equal([])
     })
 
-    it('release v1.2.4 of an older line (not the newest): no latest', () => {
-      const r = simulate({eventName: 'push', inputs: {latest: false, version: '1.2.4'}, ref: 'refs/tags/v1.2.4'})
-      expect(r.computedTags).to.deep.equal([`${IMAGE}:v1.2.4`, `${IMAGE}:v1.2`, `${IMAGE}:v1`])
+    it('release v1.2.4 after v1.3.0 (release.yml: floating minor): v1.2.4 and v1.2 only', () => {
+      const r = simulate({eventName: 'push', inputs: {floating: 'minor', version: '1.2.4'}, ref: 'refs/tags/v1.2.4'})
+      expect(r.computedTags).to.deep.equal([`${IMAGE}:v1.2.4`, `${IMAGE}:v1.2`])
     })
 
-    it('prerelease v2.0.0-rc.1: only v2.0.0-rc.1, never latest, v2 or v2.0', () => {
+    it('release v1.3.1 after v2.0.0 (floating minor,major): no latest', () => {
       const r = simulate({
         eventName: 'push',
-        inputs: {latest: true, version: '2.0.0-rc.1'},
+        inputs: {floating: 'minor,major', version: '1.3.1'},
+        ref: 'refs/tags/v1.3.1',
+      })
+      expect(r.computedTags).to.deep.equal([`${IMAGE}:v1.3.1`, `${IMAGE}:v1.3`, `${IMAGE}:v1`])
+    })
+
+    it('prerelease v2.0.0-rc.1: only v2.0.0-rc.1, never latest, v2 or v2.0 (even if asked)', () => {
+      const r = simulate({
+        eventName: 'push',
+        inputs: {floating: 'minor,major,latest', version: '2.0.0-rc.1'},
         ref: 'refs/tags/v2.0.0-rc.1',
       })
       expect(r.computedTags).to.deep.equal([`${IMAGE}:v2.0.0-rc.1`])
     })
 
     it('release v0.4.0: v0.4.0, v0.4 and latest, but no v0 (0.x minors may break)', () => {
-      const r = simulate({eventName: 'push', inputs: {latest: true, version: '0.4.0'}, ref: 'refs/tags/v0.4.0'})
+      const r = simulate({
+        eventName: 'push',
+        inputs: {floating: 'minor,major,latest', version: '0.4.0'},
+        ref: 'refs/tags/v0.4.0',
+      })
       expect(r.computedTags).to.deep.equal([`${IMAGE}:v0.4.0`, `${IMAGE}:v0.4`, `${IMAGE}:latest`])
     })
 
@@ -544,20 +557,26 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
         expect(r.stdout).to.match(/does not match package\.json version 2\.1\.9/)
       })
 
-      it('the newest release gets latest', () => {
+      it('the newest release moves v2.2, v2 and latest', () => {
         expect(prepareFor('v2.2.0', '2.2.0').outputs).to.deep.equal({
+          floating: 'minor,major,latest',
           latest: 'true',
           prerelease: 'false',
           version: '2.2.0',
         })
       })
 
-      it('a patch of an older line does not take latest', () => {
-        expect(prepareFor('v1.1.1', '1.1.1').outputs).to.deep.include({latest: 'false', prerelease: 'false'})
+      it('a patch of an older line moves only its own floating tags, never latest', () => {
+        expect(prepareFor('v1.1.1', '1.1.1').outputs).to.deep.include({floating: 'minor,major', latest: 'false'})
+        expect(prepareFor('v1.0.1', '1.0.1').outputs).to.deep.include({floating: 'minor', latest: 'false'})
       })
 
-      it('a prerelease is marked and never latest', () => {
-        expect(prepareFor('v3.0.0-rc.1', '3.0.0-rc.1').outputs).to.deep.include({latest: 'false', prerelease: 'true'})
+      it('a prerelease is marked and moves nothing', () => {
+        expect(prepareFor('v3.0.0-rc.1', '3.0.0-rc.1').outputs).to.deep.include({
+          floating: '',
+          latest: 'false',
+          prerelease: 'true',
+        })
       })
     })
   })
