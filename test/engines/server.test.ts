@@ -10,7 +10,7 @@
  * server-failures.test.ts.
  */
 import {expect} from 'chai'
-import {existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, readlinkSync, statSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
@@ -276,7 +276,7 @@ for (const {name: engine} of ENGINES) {
       let psWatch: {hits: string[]; polls: number}
 
       const startArgs = () => ['server', 'start', '--runtime', engine, '--image', images.v1, '--json', ...flags]
-      // eslint-disable-next-line unicorn/consistent-function-scoping -- reads `runtime`, set in before()
+       
       const exec = (command: string[]) => execIn(runtime, command)
 
       const receivedEnv = () =>
@@ -644,13 +644,19 @@ for (const {name: engine} of ENGINES) {
         const stop = await cli(home, ['server', 'stop', '--runtime', engine])
         expect(stop.code, out(stop)).to.equal(0)
         expect(stop.stdout).to.match(/not running/)
+        // The container name is fixed: another suite running at the same time on this engine would show here.
+        const other = async () => {
+          const info = await runtime.inspectContainer(MANAGED_NAME)
+          return info ? `\n(a ${MANAGED_NAME} container exists: image ${info.image}, created ${info.created})` : ''
+        }
+
         const status = await cli(home, ['server', 'status', '--runtime', engine, '--json'])
-        expect(status.code).to.equal(3)
+        expect(status.code, out(status) + (await other())).to.equal(3)
         expect((status.json as StatusJson).state).to.equal('absent')
         const logs = await cli(home, ['server', 'logs', '--runtime', engine])
-        expect(logs.code).to.equal(33)
+        expect(logs.code, out(logs) + (await other())).to.equal(33)
         expect(logs.stderr).to.match(/no agent-runner container/i)
-        mkdirSync(workspace, {recursive: true}) // still there: stop never deletes it
+        expect(existsSync(join(workspace, '.agent-runner', 'hello.txt')), 'the workspace is kept').to.equal(true)
       })
     })
   })
