@@ -524,7 +524,41 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
       const checkout = step(job, (s) => s.with?.repository === 'stigmer/homebrew-tap', 'tap checkout')
       expect(checkout.with!.token).to.equal('${{ secrets.HOMEBREW_TAP_TOKEN }}')
       expect(job.steps!.map((s) => s.run ?? '').join('\n')).to.match(/gh pr create/)
-      expect(job.if).to.match(/prerelease == 'false'/)
+      expect(job.if, 'only the newest release updates the tap').to.match(/needs\.prepare\.outputs\.latest == 'true'/)
+    })
+
+    it("publishes npm's latest only for the newest release (next for prereleases, release-X.Y for older lines)", () => {
+      const publish = step(wf.jobs.npm!, (s) => /npm publish/.test(s.run ?? ''), 'npm publish')
+      const bin = mkdtempSync(join(tmpdir(), 'stigmer-fake-npm-'))
+      try {
+        writeFileSync(join(bin, 'npm'), '#!/bin/sh\necho "npm $*"\n', {mode: 0o755})
+        const tagFor = (version: string, latest: boolean, prerelease: boolean) => {
+          const r = runStep(publish.run!, {
+            LATEST: String(latest),
+            NODE_AUTH_TOKEN: 'x',
+            PATH: `${bin}:${process.env.PATH}`,
+            PRERELEASE: String(prerelease),
+            VERSION: version,
+          })
+          expect(r.code, r.stderr).to.equal(0)
+          return /--tag (\S+)/.exec(r.stdout)?.[1]
+        }
+
+        expect(tagFor('1.2.3', true, false)).to.equal('latest')
+        expect(tagFor('2.0.0-rc.1', false, true)).to.equal('next')
+        expect(tagFor('1.1.5', false, false)).to.equal('release-1.1')
+        const none = runStep(publish.run!, {
+          LATEST: 'true',
+          NODE_AUTH_TOKEN: '',
+          PATH: `${bin}:${process.env.PATH}`,
+          PRERELEASE: 'false',
+          VERSION: '1.2.3',
+        })
+        expect(none.code).to.equal(0)
+        expect(none.stdout).not.to.include('npm publish')
+      } finally {
+        rmSync(bin, {force: true, recursive: true})
+      }
     })
 
     describe('prepare: the tag, prerelease and latest', () => {
