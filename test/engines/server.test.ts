@@ -38,6 +38,7 @@ import {
   filesContaining,
   type FixtureImages,
   fixtureImages,
+  imageCopy,
   labManifest,
   loginToLab,
   MANAGED_NAME,
@@ -154,10 +155,13 @@ for (const {name: engine} of ENGINES) {
         home = stigmerHome()
         const path = `${uniqueName('first-run')}/agent-runner:v1.0.0`
         registryEnv = (await loginToLab(engine)).env
-        ref = await pushToLab(engine, images.v1, path)
+        // A copy of the fixture, pushed, then gone locally: the start must pull it (its layers
+        // stay, shared with the fixture), and its only digest is then the registry's.
+        const copy = await imageCopy(engine, images.v1)
+        ref = await pushToLab(engine, copy, path)
         manifest = await labManifest(path)
-        // Gone locally: the start must pull it. (Its layers stay, under the v1 tag.)
         await runtime.removeImage(ref)
+        await runtime.removeImage(copy)
         expect(await runtime.imageExists(ref), `${ref} still present`).to.equal(false)
       })
 
@@ -276,7 +280,7 @@ for (const {name: engine} of ENGINES) {
       let psWatch: {hits: string[]; polls: number}
 
       const startArgs = () => ['server', 'start', '--runtime', engine, '--image', images.v1, '--json', ...flags]
-       
+
       const exec = (command: string[]) => execIn(runtime, command)
 
       const receivedEnv = () =>

@@ -184,6 +184,29 @@ export function fixtureImages(engine: EngineName): Promise<FixtureImages> {
 }
 
 /**
+ * A copy of `from` that is another image (one LABEL more), so that pushing it
+ * and removing it locally leaves nothing of its manifest behind: a later pull
+ * gets it fresh, with only the registry's digest (the layers stay, shared).
+ */
+export async function imageCopy(engine: EngineName, from: string): Promise<string> {
+  const runtime = engineRuntime(engine)
+  const name = uniqueName('server-copy')
+  const ref = `localhost/${name}/agent-runner:v1.0.0`
+  const context = mkdtempSync(join(tmpdir(), 'stigmer-test-copy-ctx-'))
+  atEnd(async () => {
+    await runtime.removeImage(ref, {force: true}).catch(() => {})
+  })
+  try {
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${from}\nLABEL io.stigmer.test.copy="${name}"\n`)
+    await runtime.buildImage({contextDir: context, dockerfile: 'Dockerfile', tags: [ref]})
+  } finally {
+    rmSync(context, {force: true, recursive: true})
+  }
+
+  return ref
+}
+
+/**
  * A busybox image with a random, incompressible layer of `bytes` (nothing of
  * it exists anywhere else, so a pull must really download it) that turns
  * healthy a second after it starts.
