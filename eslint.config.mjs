@@ -5,6 +5,8 @@ export default [
   {ignores: ['dist/', 'tmp/', 'node_modules/', 'test/fixtures/', 'plugins/*/dist/', 'plugins/*/node_modules/']},
   ...oclif,
   prettier,
+  // bin/run.js is published ("files" lists it); the rule misreads the leading slash.
+  {files: ['bin/run.js'], rules: {'n/no-unpublished-bin': 'off'}},
   {
     rules: {
       'no-await-in-loop': 'off',

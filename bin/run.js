@@ -23,7 +23,8 @@ function fast() {
   if (arg === '--help' || arg === '-h') {
     const snapshot = join(root, 'dist', 'help.json')
     if (!existsSync(snapshot)) return false
-    const dataDir = process.env.STIGMER_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'stigmer')
+    const dataDir =
+      process.env.STIGMER_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'stigmer')
     if (process.platform === 'win32' || existsSync(join(dataDir, 'package.json'))) return false
     const {help, version} = JSON.parse(readFileSync(snapshot, 'utf8'))
     const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))

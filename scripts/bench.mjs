@@ -21,7 +21,7 @@ const docker = ['-H', 'unix:///var/run/docker.sock']
 
 function time(cmd, argv, options = {}) {
   const started = process.hrtime.bigint()
-  const result = spawnSync(cmd, argv, {env, stdio: options.stdio ?? 'ignore', maxBuffer: 1 << 30})
+  const result = spawnSync(cmd, argv, {env, stdio: options.stdio ?? 'ignore', maxBuffer: 2 ** 30})
   const ms = Number(process.hrtime.bigint() - started) / 1e6
   if (options.check !== false && result.status !== 0 && !(options.okCodes ?? []).includes(result.status)) {
     throw new Error(`${cmd} ${argv.join(' ')} exited ${result.status}: ${result.stderr ?? ''}`)
@@ -42,17 +42,46 @@ function measure(cmd, argv, options) {
 }
 
 const rows = []
-function row(name, ms, baselineName, baselineMs, target) {
+function row({baselineMs, baselineName, ms, name, target}) {
   const ratio = ms / baselineMs
-  rows.push({baseline: baselineName, median_ms: Math.round(ms), ratio: Number(ratio.toFixed(2)), target: target ?? '', verdict: target ? (ratio <= target ? 'ok' : 'OVER') : '', what: name})
+  rows.push({
+    baseline: baselineName,
+    medianMs: Math.round(ms),
+    ratio: Number(ratio.toFixed(2)),
+    target: target ?? '',
+    verdict: target ? (ratio <= target ? 'ok' : 'OVER') : '',
+    what: name,
+  })
 }
 
 const node0 = measure(process.execPath, ['-e', '0'])
-rows.push({baseline: '', median_ms: Math.round(node0), ratio: 1, target: '', verdict: '', what: 'node -e 0'})
-row('stigmer --version', measure(process.execPath, [run, '--version']), 'node -e 0', node0, 2)
-row('stigmer --help', measure(process.execPath, [run, '--help']), 'node -e 0', node0, 2)
-row('stigmer version', measure(process.execPath, [run, 'version']), 'node -e 0', node0)
-row('stigmer doctor --json', measure(process.execPath, [run, 'doctor', '--json'], {okCodes: [1, 10, 11, 12], runs: Math.min(runs, 5)}), 'node -e 0', node0)
+rows.push({baseline: '', medianMs: Math.round(node0), ratio: 1, target: '', verdict: '', what: 'node -e 0'})
+row({
+  baselineMs: node0,
+  baselineName: 'node -e 0',
+  ms: measure(process.execPath, [run, '--version']),
+  name: 'stigmer --version',
+  target: 2,
+})
+row({
+  baselineMs: node0,
+  baselineName: 'node -e 0',
+  ms: measure(process.execPath, [run, '--help']),
+  name: 'stigmer --help',
+  target: 2,
+})
+row({
+  baselineMs: node0,
+  baselineName: 'node -e 0',
+  ms: measure(process.execPath, [run, 'version']),
+  name: 'stigmer version',
+})
+row({
+  baselineMs: node0,
+  baselineName: 'node -e 0',
+  ms: measure(process.execPath, [run, 'doctor', '--json'], {okCodes: [1, 10, 11, 12], runs: Math.min(runs, 5)}),
+  name: 'stigmer doctor --json',
+})
 
 if (!skipEngine) {
   const ctx = mkdtempSync(join(tmpdir(), 'stigmer-bench-ctx-'))
@@ -66,7 +95,19 @@ if (!skipEngine) {
     ].join('\n'),
   )
   execFileSync('docker', [...docker, 'build', '-q', '-t', 'localhost/stigmer-bench/ready-1s:1', ctx], {stdio: 'ignore'})
-  const startArgs = [run, 'server', 'start', '--runtime', 'docker', '--image', 'localhost/stigmer-bench/ready-1s:1', '--pull', 'never', '--workspace', join(home, 'ws')]
+  const startArgs = [
+    run,
+    'server',
+    'start',
+    '--runtime',
+    'docker',
+    '--image',
+    'localhost/stigmer-bench/ready-1s:1',
+    '--pull',
+    'never',
+    '--workspace',
+    join(home, 'ws'),
+  ]
   const starts = []
   for (let i = 0; i < Math.min(runs, 5); i++) {
     time(process.execPath, [run, 'server', 'stop', '--runtime', 'docker'])
@@ -74,38 +115,83 @@ if (!skipEngine) {
   }
 
   const startMs = median(starts)
-  rows.push({baseline: 'target 2500 ms', median_ms: Math.round(startMs), ratio: Number((startMs / 2500).toFixed(2)), target: 1, verdict: startMs <= 2500 ? 'ok' : 'OVER', what: 'server start (ready after 1 s, check interval 30 s)'})
-  row('stigmer server status', measure(process.execPath, [run, 'server', 'status', '--runtime', 'docker']), 'node -e 0', node0, 3)
+  rows.push({
+    baseline: 'target 2500 ms',
+    medianMs: Math.round(startMs),
+    ratio: Number((startMs / 2500).toFixed(2)),
+    target: 1,
+    verdict: startMs <= 2500 ? 'ok' : 'OVER',
+    what: 'server start (ready after 1 s, check interval 30 s)',
+  })
+  row({
+    baselineMs: node0,
+    baselineName: 'node -e 0',
+    ms: measure(process.execPath, [run, 'server', 'status', '--runtime', 'docker']),
+    name: 'stigmer server status',
+    target: 3,
+  })
   time(process.execPath, [run, 'server', 'stop', '--runtime', 'docker'])
 
   // 50 MB of logs: stigmer server logs against docker logs on the same container.
   const logsCtx = mkdtempSync(join(tmpdir(), 'stigmer-bench-logs-'))
   writeFileSync(
     join(logsCtx, 'Dockerfile'),
-    ['FROM localhost/stigmer-lab/busybox:latest', `CMD ["sh","-c","yes 'agent-runner log line with some payload to make it about eighty bytes long ....' | head -c 50000000; sleep 3600"]`].join('\n'),
+    [
+      'FROM localhost/stigmer-lab/busybox:latest',
+      `CMD ["sh","-c","yes 'agent-runner log line with some payload to make it about eighty bytes long ....' | head -c 50000000; sleep 3600"]`,
+    ].join('\n'),
   )
-  execFileSync('docker', [...docker, 'build', '-q', '-t', 'localhost/stigmer-bench/logs-50mb:1', logsCtx], {stdio: 'ignore'})
-  const logsStart = spawnSync(process.execPath, [run, 'server', 'start', '--runtime', 'docker', '--image', 'localhost/stigmer-bench/logs-50mb:1', '--pull', 'never', '--workspace', join(home, 'ws')], {env, stdio: 'ignore'})
+  execFileSync('docker', [...docker, 'build', '-q', '-t', 'localhost/stigmer-bench/logs-50mb:1', logsCtx], {
+    stdio: 'ignore',
+  })
+  const logsStart = spawnSync(
+    process.execPath,
+    [
+      run,
+      'server',
+      'start',
+      '--runtime',
+      'docker',
+      '--image',
+      'localhost/stigmer-bench/logs-50mb:1',
+      '--pull',
+      'never',
+      '--workspace',
+      join(home, 'ws'),
+    ],
+    {env, stdio: 'ignore'},
+  )
   if (logsStart.status !== 0) throw new Error('could not start the 50 MB logs container')
   // wait until all 50 MB are written
   for (let i = 0; i < 100; i++) {
-    const size = spawnSync('docker', [...docker, 'logs', 'stigmer-agent-runner'], {maxBuffer: 1 << 30}).stdout.length
+    const size = spawnSync('docker', [...docker, 'logs', 'stigmer-agent-runner'], {maxBuffer: 2 ** 30}).stdout.length
     if (size >= 50_000_000) break
     await new Promise((r) => setTimeout(r, 300))
   }
 
   const logRuns = Math.min(runs, 5)
   const dockerLogs = measure('docker', [...docker, 'logs', 'stigmer-agent-runner'], {runs: logRuns})
-  row('stigmer server logs (50 MB)', measure(process.execPath, [run, 'server', 'logs', '--runtime', 'docker'], {runs: logRuns}), 'docker logs', dockerLogs, 1.5)
+  row({
+    baselineMs: dockerLogs,
+    baselineName: 'docker logs',
+    ms: measure(process.execPath, [run, 'server', 'logs', '--runtime', 'docker'], {runs: logRuns}),
+    name: 'stigmer server logs (50 MB)',
+    target: 1.5,
+  })
   time(process.execPath, [run, 'server', 'stop', '--runtime', 'docker'])
-  execFileSync('docker', [...docker, 'rmi', 'localhost/stigmer-bench/ready-1s:1', 'localhost/stigmer-bench/logs-50mb:1'], {stdio: 'ignore'})
+  execFileSync(
+    'docker',
+    [...docker, 'rmi', 'localhost/stigmer-bench/ready-1s:1', 'localhost/stigmer-bench/logs-50mb:1'],
+    {stdio: 'ignore'},
+  )
   rmSync(ctx, {force: true, recursive: true})
   rmSync(logsCtx, {force: true, recursive: true})
 }
 
 rmSync(home, {force: true, recursive: true})
-console.log(`stigmer benchmarks: medians of ${runs} runs (server start: 5; logs: 5), ${new Date().toISOString()}, node ${process.version}`)
+console.log(
+  `stigmer benchmarks: medians of ${runs} runs (server start: 5; logs: 5), ${new Date().toISOString()}, node ${process.version}`,
+)
 console.table(rows)
 if (args.includes('--json')) console.log(JSON.stringify(rows, null, 2))
 if (rows.some((r) => r.verdict === 'OVER')) process.exitCode = 1
-

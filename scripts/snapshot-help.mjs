@@ -10,7 +10,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const help = execFileSync(process.execPath, [join(root, 'bin', 'run.js'), '--help'], {
   encoding: 'utf8',
-  env: {...process.env, COLUMNS: '80', FORCE_COLOR: '0', NO_COLOR: '1', STIGMER_NO_FAST_PATH: '1', XDG_DATA_HOME: join(root, 'tmp', 'no-plugins')},
+  env: {
+    ...process.env,
+    COLUMNS: '80',
+    FORCE_COLOR: '0',
+    NO_COLOR: '1',
+    STIGMER_NO_FAST_PATH: '1',
+    XDG_DATA_HOME: join(root, 'tmp', 'no-plugins'),
+  },
 })
 const platform = `${process.platform}-${process.arch} node-${process.version}`
-writeFileSync(join(root, 'dist', 'help.json'), JSON.stringify({help: help.replace(platform, '{{PLATFORM}}'), version: pjson.version}) + '\n')
+writeFileSync(
+  join(root, 'dist', 'help.json'),
+  JSON.stringify({help: help.replace(platform, '{{PLATFORM}}'), version: pjson.version}) + '\n',
+)

@@ -41,12 +41,20 @@ export async function firstRunPull(
   const size = await remoteImageSize(runtime, ref, options.signal)
   if (!options.json) process.stderr.write(firstRunMessage(ref, size) + '\n')
   const reporter = options.json ? silentReporter : options.tty ? ttyReporter() : lineReporter()
-  const outcome = await pullImage(runtime, ref, {reporter, signal: options.signal, sizeBytes: size, timeoutMs: options.timeoutMs})
+  const outcome = await pullImage(runtime, ref, {
+    reporter,
+    signal: options.signal,
+    sizeBytes: size,
+    timeoutMs: options.timeoutMs,
+  })
   const store = globalThis as Record<symbol, Set<string> | undefined>
   ;(store[PULLED] ??= new Set()).add(ref)
   try {
     mkdirSync(options.markersDir, {recursive: true})
-    writeFileSync(markerFile(options.markersDir, ref), JSON.stringify({at: new Date().toISOString(), digest: outcome.digest, ref}) + '\n')
+    writeFileSync(
+      markerFile(options.markersDir, ref),
+      JSON.stringify({at: new Date().toISOString(), digest: outcome.digest, ref}) + '\n',
+    )
   } catch {
     // the marker is informational
   }

@@ -1,4 +1,3 @@
-/* eslint-disable n/no-unsupported-features/node-builtins -- fetch and Response are built into Node 20 (no flag since 18), as in registry-client.ts */
 import type {RegistryCredentials} from '../adapters/types.js'
 
 import {parseImageRef} from '../lib/image-ref.js'

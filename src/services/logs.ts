@@ -16,7 +16,9 @@ export function parseSince(value: string, now = Date.now()): number | string {
     return Math.floor(Date.parse(value) / 1000)
   }
 
-  throw usageError(`--since "${value}" is neither a duration nor a time.`, ['Use a duration (30s, 10m, 2h) or an RFC 3339 time (2026-11-28T09:00:00Z).'])
+  throw usageError(`--since "${value}" is neither a duration nor a time.`, [
+    'Use a duration (30s, 10m, 2h) or an RFC 3339 time (2026-11-28T09:00:00Z).',
+  ])
 }
 
 export interface LogsOptions {
@@ -27,11 +29,17 @@ export interface LogsOptions {
 }
 
 function noContainer(runtime: ContainerRuntime): StigmerError {
-  return new StigmerError(`There is no agent-runner container (${CONTAINER_NAME}) in ${runtime.displayName}, so there are no logs to show.`, {
-    code: 'NO_CONTAINER',
-    exit: ExitCode.NO_CONTAINER,
-    suggestions: ['Start it: stigmer server start', "stigmer's own record of earlier runs: stigmer server logs --all"],
-  })
+  return new StigmerError(
+    `There is no agent-runner container (${CONTAINER_NAME}) in ${runtime.displayName}, so there are no logs to show.`,
+    {
+      code: 'NO_CONTAINER',
+      exit: ExitCode.NO_CONTAINER,
+      suggestions: [
+        'Start it: stigmer server start',
+        "stigmer's own record of earlier runs: stigmer server logs --all",
+      ],
+    },
+  )
 }
 
 interface Entry {
@@ -41,7 +49,12 @@ interface Entry {
   timestamp: string | undefined
 }
 
-async function collect(runtime: ContainerRuntime, id: string | undefined, paths: StigmerPaths, options: LogsOptions): Promise<Entry[]> {
+async function collect(
+  runtime: ContainerRuntime,
+  id: string | undefined,
+  paths: StigmerPaths,
+  options: LogsOptions,
+): Promise<Entry[]> {
   const entries: Entry[] = []
   if (id) {
     for await (const line of runtime.logs(id, {
@@ -54,14 +67,20 @@ async function collect(runtime: ContainerRuntime, id: string | undefined, paths:
   }
 
   if (options.all) {
-    const sinceMs = options.since === undefined ? undefined : typeof options.since === 'number' ? options.since * 1000 : Date.parse(options.since)
+    const sinceMs =
+      options.since === undefined
+        ? undefined
+        : typeof options.since === 'number'
+          ? options.since * 1000
+          : Date.parse(options.since)
     for (const e of readLifecycle(paths.lifecycleLog)) {
       if (sinceMs !== undefined && Date.parse(e.time) < sinceMs) continue
       entries.push({source: 'stigmer', stream: 'stdout', text: `${e.event}: ${e.message}`, timestamp: e.time})
     }
 
     // Stable sort by time: engine timestamps have nanoseconds, ours milliseconds; both sort as ISO strings after normalising.
-    const key = (t: string | undefined) => (t ? new Date(Date.parse(t)).toISOString() + t.slice(23, 29).replace(/\D/g, '') : '')
+    const key = (t: string | undefined) =>
+      t ? new Date(Date.parse(t)).toISOString() + t.slice(23, 29).replaceAll(/\D/g, '') : ''
     entries.sort((a, b) => key(a.timestamp).localeCompare(key(b.timestamp)))
     if (options.tail !== undefined) return entries.slice(-options.tail)
   }
@@ -95,7 +114,11 @@ class BufferedOut {
   }
 }
 
-function render(line: Pick<LogLine, 'stream' | 'text' | 'timestamp'>, options: {all: boolean; timestamps: boolean}, source = 'agent-runner'): string {
+function render(
+  line: Pick<LogLine, 'stream' | 'text' | 'timestamp'>,
+  options: {all: boolean; timestamps: boolean},
+  source = 'agent-runner',
+): string {
   const time = options.timestamps && line.timestamp ? `${line.timestamp} ` : ''
   const label = options.all ? `[${source}${line.stream === 'stderr' ? ':stderr' : ''}] ` : ''
   return `${time}${label}${line.text}\n`
@@ -155,7 +178,9 @@ export async function followLogs(
       }
 
       options.note(
-        now ? `--- ${CONTAINER_NAME} ${now.status === 'exited' ? `exited with code ${now.exitCode}` : `is ${now.status}`}; waiting for it to run again (Ctrl-C to quit) ---` : `--- ${CONTAINER_NAME} was removed; waiting for a new one (Ctrl-C to quit) ---`,
+        now
+          ? `--- ${CONTAINER_NAME} ${now.status === 'exited' ? `exited with code ${now.exitCode}` : `is ${now.status}`}; waiting for it to run again (Ctrl-C to quit) ---`
+          : `--- ${CONTAINER_NAME} was removed; waiting for a new one (Ctrl-C to quit) ---`,
       )
       container = undefined
       while (!options.signal.aborted) {

@@ -1,7 +1,14 @@
 import {createHash} from 'node:crypto'
 import {accessSync, chownSync, constants, existsSync, mkdirSync} from 'node:fs'
 
-import type {ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, ImageInfo, LogLine, NetworkMode} from '../adapters/types.js'
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  EngineInfo,
+  ImageInfo,
+  NetworkMode,
+} from '../adapters/types.js'
 import type {StigmerPaths} from '../lib/paths.js'
 import type {TaskUi} from '../ui/tasks.js'
 import type {ResolvedImage} from './image-resolution.js'
@@ -140,7 +147,10 @@ function ensureWorkspace(path: string, handTo?: {gid: number; uid: number}): voi
     throw new StigmerError(`The workspace folder ${path} cannot be created or written: ${(error as Error).message}`, {
       code: 'WORKSPACE',
       exit: ExitCode.WORKSPACE,
-      suggestions: ['Choose another folder with --workspace DIR (or workspace: in ~/.stigmer/config.yaml).', `Or fix its permissions: ls -ld ${path}`],
+      suggestions: [
+        'Choose another folder with --workspace DIR (or workspace: in ~/.stigmer/config.yaml).',
+        `Or fix its permissions: ls -ld ${path}`,
+      ],
     })
   }
 }
@@ -149,7 +159,8 @@ function ensureWorkspace(path: string, handTo?: {gid: number; uid: number}): voi
 export async function logTail(runtime: ContainerRuntime, id: string, lines = 50): Promise<string> {
   const out: string[] = []
   try {
-    for await (const line of runtime.logs(id, {tail: lines})) out.push(`${line.stream === 'stderr' ? '[stderr] ' : ''}${line.text}`)
+    for await (const line of runtime.logs(id, {tail: lines}))
+      out.push(`${line.stream === 'stderr' ? '[stderr] ' : ''}${line.text}`)
   } catch {
     return '(logs unavailable)'
   }
@@ -195,23 +206,37 @@ export async function waitUntilReady(
   let interval = 150
   let restartsBefore: number | undefined
   for (;;) {
-    if (options.signal.aborted) throw new InterruptedError('Interrupted while waiting for the agent-runner to become ready')
+    if (options.signal.aborted)
+      throw new InterruptedError('Interrupted while waiting for the agent-runner to become ready')
     const info = await runtime.inspectContainer(id)
-    if (!info) throw new StigmerError('The agent-runner container disappeared while starting (someone removed it).', {code: 'CONTAINER_EXITED', exit: ExitCode.CONTAINER_EXITED})
+    if (!info)
+      throw new StigmerError('The agent-runner container disappeared while starting (someone removed it).', {
+        code: 'CONTAINER_EXITED',
+        exit: ExitCode.CONTAINER_EXITED,
+      })
     restartsBefore ??= info.restartCount
     // The restart policy (unless-stopped) brings a crashed container back at once: the engine
     // then shows it "restarting" or running again with a higher restart count (and Docker marks
     // it unhealthy). That is a crash too, not a container that is still starting.
     const restarted = info.status === 'restarting' || info.restartCount > restartsBefore
     if (restarted || (!info.running && info.status !== 'created')) {
-      const why = info.oomKilled ? 'was killed for running out of memory (OOM)' : info.running ? 'exited and was restarted by the engine' : `exited with code ${info.exitCode}`
+      const why = info.oomKilled
+        ? 'was killed for running out of memory (OOM)'
+        : info.running
+          ? 'exited and was restarted by the engine'
+          : `exited with code ${info.exitCode}`
       throw new StigmerError(`The agent-runner container ${why} while starting.`, {
         code: 'CONTAINER_EXITED',
         data: {exitCode: info.exitCode, oomKilled: info.oomKilled},
         details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
         exit: ExitCode.CONTAINER_EXITED,
         kind: 'external',
-        suggestions: ['Read the full logs: stigmer server logs', info.oomKilled ? 'Give the engine more memory (Docker Desktop / Podman machine settings).' : 'Check the environment it received: stigmer server status'],
+        suggestions: [
+          'Read the full logs: stigmer server logs',
+          info.oomKilled
+            ? 'Give the engine more memory (Docker Desktop / Podman machine settings).'
+            : 'Check the environment it received: stigmer server status',
+        ],
       })
     }
 
@@ -221,7 +246,10 @@ export async function waitUntilReady(
         details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
         exit: ExitCode.CONTAINER_UNHEALTHY,
         kind: 'external',
-        suggestions: ['Is Temporal running at TEMPORAL_SERVICE_ADDRESS? (stigmer doctor checks it)', 'Read the logs: stigmer server logs'],
+        suggestions: [
+          'Is Temporal running at TEMPORAL_SERVICE_ADDRESS? (stigmer doctor checks it)',
+          'Read the logs: stigmer server logs',
+        ],
       })
     }
 
@@ -231,8 +259,10 @@ export async function waitUntilReady(
       try {
         const probe = await runtime.runHealthcheck(id)
         lastProbe = probe.output
-        if (probe.status === 'healthy' || probe.exitCode === 0) return {health: 'healthy', readyAfterMs: Date.now() - started}
-        if (probe.status === 'unhealthy' && probe.exitCode !== 0 && probe.output) options.onProbe?.(`not ready yet: ${probe.output.split('\n')[0]}`)
+        if (probe.status === 'healthy' || probe.exitCode === 0)
+          return {health: 'healthy', readyAfterMs: Date.now() - started}
+        if (probe.status === 'unhealthy' && probe.exitCode !== 0 && probe.output)
+          options.onProbe?.(`not ready yet: ${probe.output.split('\n')[0]}`)
       } catch (error) {
         if (error instanceof RuntimeError && error.reason === 'aborted') throw new InterruptedError()
         // The container may be exiting: the next inspect says so.
@@ -240,13 +270,20 @@ export async function waitUntilReady(
     }
 
     if (Date.now() - started > options.timeoutMs) {
-      throw new StigmerError(`The agent-runner did not become ready within ${Math.round(options.timeoutMs / 1000)} s.`, {
-        code: 'START_TIMEOUT',
-        details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
-        exit: ExitCode.START_TIMEOUT,
-        kind: 'external',
-        suggestions: ['Wait longer: stigmer server start --timeout 300', 'Is Temporal running? stigmer doctor', 'Read the logs: stigmer server logs'],
-      })
+      throw new StigmerError(
+        `The agent-runner did not become ready within ${Math.round(options.timeoutMs / 1000)} s.`,
+        {
+          code: 'START_TIMEOUT',
+          details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
+          exit: ExitCode.START_TIMEOUT,
+          kind: 'external',
+          suggestions: [
+            'Wait longer: stigmer server start --timeout 300',
+            'Is Temporal running? stigmer doctor',
+            'Read the logs: stigmer server logs',
+          ],
+        },
+      )
     }
 
     await new Promise((r) => setTimeout(r, interval))
@@ -269,18 +306,24 @@ async function ensureImage(req: StartRequest): Promise<{image: ImageInfo; pulled
     throw new StigmerError(`The local development image ${ref} does not exist in ${runtime.displayName}.`, {
       code: 'IMAGE_NOT_FOUND',
       exit: ExitCode.IMAGE_NOT_FOUND,
-      suggestions: ['Build it first: stigmer image build --source <path to agent-runner>', 'Or start the released image: stigmer server start (without --use-local-image)'],
+      suggestions: [
+        'Build it first: stigmer image build --source <path to agent-runner>',
+        'Or start the released image: stigmer server start (without --use-local-image)',
+      ],
     })
   }
 
   const mustPull = req.pull === 'always' || (!local && req.pull === 'missing')
   if (!local && req.pull === 'never') {
     ui.fail('not present')
-    throw new StigmerError(`The image ${ref} is not present in ${runtime.displayName} and --pull never forbids pulling it.`, {
-      code: 'IMAGE_NOT_FOUND',
-      exit: ExitCode.IMAGE_NOT_FOUND,
-      suggestions: [`Pull it: stigmer image pull --image ${ref}`, 'Or allow it: stigmer server start --pull missing'],
-    })
+    throw new StigmerError(
+      `The image ${ref} is not present in ${runtime.displayName} and --pull never forbids pulling it.`,
+      {
+        code: 'IMAGE_NOT_FOUND',
+        exit: ExitCode.IMAGE_NOT_FOUND,
+        suggestions: [`Pull it: stigmer image pull --image ${ref}`, 'Or allow it: stigmer server start --pull missing'],
+      },
+    )
   }
 
   let pulled = false
@@ -288,13 +331,21 @@ async function ensureImage(req: StartRequest): Promise<{image: ImageInfo; pulled
     const size = await remoteImageSize(runtime, ref, req.signal)
     if (!local) ui.info(firstRunMessage(ref, size))
     ui.output(`pulling ${ref}`)
-    const reporter: PullReporter = req.json ? silentReporter : req.tty ? ttyReporter(process.stderr, (line) => ui.output(line)) : lineReporter((line) => ui.info(line))
+    const reporter: PullReporter = req.json
+      ? silentReporter
+      : req.tty
+        ? ttyReporter(process.stderr, (line) => ui.output(line))
+        : lineReporter((line) => ui.info(line))
     await pullImage(runtime, ref, {reporter, signal: req.signal, sizeBytes: size, timeoutMs: req.pullTimeoutMs})
     local = await runtime.inspectImage(ref)
     pulled = true
   }
 
-  if (!local) throw new StigmerError(`The image ${ref} is still missing after the pull.`, {code: 'IMAGE_NOT_FOUND', exit: ExitCode.IMAGE_NOT_FOUND})
+  if (!local)
+    throw new StigmerError(`The image ${ref} is still missing after the pull.`, {
+      code: 'IMAGE_NOT_FOUND',
+      exit: ExitCode.IMAGE_NOT_FOUND,
+    })
   ui.succeed(pulled ? 'pulled' : 'present')
   return {image: local, pulled}
 }
@@ -351,14 +402,19 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     })
 
     // Preflight: Temporal, checked from the host before any rewrite.
-    const temporal = buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env.TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233'
+    const temporal =
+      buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env
+        .TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233'
     if (!(await canConnect(temporal, 1000))) {
       const text = `Temporal does not answer at ${temporal}: the agent-runner will not become ready until it does.`
       if (req.requireTemporal) {
         throw new StigmerError(text, {
           code: 'TEMPORAL_UNREACHABLE',
           exit: ExitCode.TEMPORAL_UNREACHABLE,
-          suggestions: ['Start a Temporal dev server: temporal server start-dev (or: stigmer temporal start, with the temporal plugin)', 'Or point to yours: --temporal-address host:port'],
+          suggestions: [
+            'Start a Temporal dev server: temporal server start-dev (or: stigmer temporal start, with the temporal plugin)',
+            'Or point to yours: --temporal-address host:port',
+          ],
         })
       }
 
@@ -368,7 +424,10 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     const user = containerUser(platform, engine, uid, gid)
     // Root on a native engine: the container keeps the image's numeric user (never root).
     const imageUser = /^(\d+)(?::(\d+))?$/.exec(image.user)
-    const handTo = platform === 'linux' && !engine.inVm && uid === 0 && user.user === undefined && imageUser && imageUser[1] !== '0' ? {gid: Number(imageUser[2] ?? imageUser[1]), uid: Number(imageUser[1])} : undefined
+    const handTo =
+      platform === 'linux' && !engine.inVm && uid === 0 && user.user === undefined && imageUser && imageUser[1] !== '0'
+        ? {gid: Number(imageUser[2] ?? imageUser[1]), uid: Number(imageUser[1])}
+        : undefined
     ensureWorkspace(req.workspace, handTo)
     const spec: ContainerSpec = {
       binds: [{containerPath: '/workspace', hostPath: req.workspace, selinuxRelabel: 'private'}],
@@ -397,7 +456,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     }
 
     const digest = repoDigest(image.digests, req.image.ref)
-    const result = (status: StartResult['status'], id: string, ready: {health: string; readyAfterMs: number}): StartResult => ({
+    const result = (
+      status: StartResult['status'],
+      id: string,
+      ready: {health: string; readyAfterMs: number},
+    ): StartResult => ({
       containerId: id,
       containerName: CONTAINER_NAME,
       endpoint: engine.endpoint.url,
@@ -435,7 +498,12 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     if (existing) {
       if (existing.running && existing.labels[LABEL_SPEC_HASH] === hash) {
         ui.start('Agent-runner already running with this configuration')
-        const ready = await waitUntilReady(runtime, existing.id, {hasHealthcheck: Boolean(existing.healthcheck), onProbe: (t) => ui.output(t), signal: req.signal, timeoutMs: req.timeoutMs})
+        const ready = await waitUntilReady(runtime, existing.id, {
+          hasHealthcheck: Boolean(existing.healthcheck),
+          onProbe: (t) => ui.output(t),
+          signal: req.signal,
+          timeoutMs: req.timeoutMs,
+        })
         ui.succeed(ready.health)
         record(existing.id)
         finished = true
@@ -467,7 +535,12 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     if (req.signal.aborted) throw new InterruptedError()
     ui.start('Start container')
     await runtime.startContainer(createdId)
-    logLifecycle(paths.lifecycleLog, 'start', `started container ${createdId.slice(0, 12)} from ${req.image.ref} on ${runtime.name} (${network.mode} networking)`, {image: req.image.ref, runtime: runtime.name})
+    logLifecycle(
+      paths.lifecycleLog,
+      'start',
+      `started container ${createdId.slice(0, 12)} from ${req.image.ref} on ${runtime.name} (${network.mode} networking)`,
+      {image: req.image.ref, runtime: runtime.name},
+    )
     ui.succeed()
     ui.start('Wait until ready')
     const ready = await waitUntilReady(runtime, createdId, {
@@ -478,7 +551,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     })
     ui.succeed(`${ready.health === 'none' ? 'running' : ready.health} after ${(ready.readyAfterMs / 1000).toFixed(1)}s`)
     record(createdId)
-    logLifecycle(paths.lifecycleLog, 'ready', `container ${createdId.slice(0, 12)} ready (${ready.health}) after ${ready.readyAfterMs} ms`)
+    logLifecycle(
+      paths.lifecycleLog,
+      'ready',
+      `container ${createdId.slice(0, 12)} ready (${ready.health}) after ${ready.readyAfterMs} ms`,
+    )
     finished = true
     return result(status, createdId, ready)
   } catch (error) {
@@ -488,7 +565,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       const interrupted = req.signal.aborted
       await runtime.removeContainer(createdId, {force: true}).catch(() => undefined)
       clearServerState(paths.serverStateFile)
-      logLifecycle(paths.lifecycleLog, 'cleanup', `removed container ${createdId.slice(0, 12)} after a failed start${interrupted ? ' (interrupted)' : ''}`)
+      logLifecycle(
+        paths.lifecycleLog,
+        'cleanup',
+        `removed container ${createdId.slice(0, 12)} after a failed start${interrupted ? ' (interrupted)' : ''}`,
+      )
     }
 
     if (req.signal.aborted) throw new InterruptedError('Interrupted; nothing was left running')
@@ -505,7 +586,11 @@ export interface StopResult {
 }
 
 /** Stops and removes the managed container. Touches nothing else. */
-export async function stopServer(runtime: ContainerRuntime, paths: StigmerPaths, options: {signal?: AbortSignal; timeoutSeconds: number; ui: TaskUi}): Promise<StopResult> {
+export async function stopServer(
+  runtime: ContainerRuntime,
+  paths: StigmerPaths,
+  options: {signal?: AbortSignal; timeoutSeconds: number; ui: TaskUi},
+): Promise<StopResult> {
   const lock = await acquireLock(paths.serverLock, {signal: options.signal})
   try {
     const existing = await findManaged(runtime)
@@ -523,7 +608,11 @@ export async function stopServer(runtime: ContainerRuntime, paths: StigmerPaths,
     options.ui.succeed()
     clearServerState(paths.serverStateFile)
     logLifecycle(paths.lifecycleLog, 'stop', `stopped and removed container ${existing.id.slice(0, 12)}`)
-    return {containerId: existing.id, status: 'stopped', workspace: existing.labels[LABEL_WORKSPACE] ?? state?.workspace}
+    return {
+      containerId: existing.id,
+      status: 'stopped',
+      workspace: existing.labels[LABEL_WORKSPACE] ?? state?.workspace,
+    }
   } finally {
     await lock.release()
   }
@@ -621,9 +710,8 @@ export async function serverStatus(runtime: ContainerRuntime, pinned: string): P
     running: info.running,
     startedAt: info.startedAt,
     state: info.status,
-    uptimeSeconds: info.running && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : undefined,
+    uptimeSeconds:
+      info.running && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : undefined,
     workspace: info.labels[LABEL_WORKSPACE] ?? info.binds.find((b) => b.containerPath === '/workspace')?.hostPath,
   }
 }
-
-export type {LogLine}

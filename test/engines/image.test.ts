@@ -10,7 +10,7 @@
  * and every suite logs out afterwards. Every image, container, registry
  * manifest and temp folder made here is removed.
  */
-/* eslint-disable n/no-unsupported-features/node-builtins -- fetch is built into Node 20 (stable since 21, no flag needed since 18) */
+
 /* eslint-disable max-nested-callbacks -- one describe per engine inside the suite */
 import {expect} from 'chai'
 import {execFileSync, spawnSync} from 'node:child_process'

@@ -22,7 +22,10 @@ Exit codes: 0 ok (also after Ctrl-C while following); 2 bad flags; 33 there is n
   ]
   static override flags = {
     all: Flags.boolean({description: "Interleave the container's logs with stigmer's own lifecycle log, by time."}),
-    follow: Flags.boolean({char: 'f', description: 'Keep streaming new lines (Ctrl-C detaches; the container keeps running).'}),
+    follow: Flags.boolean({
+      char: 'f',
+      description: 'Keep streaming new lines (Ctrl-C detaches; the container keeps running).',
+    }),
     runtime: runtimeFlag,
     since: Flags.string({description: 'Only lines since a time: a duration ago (10m, 1h30m) or an RFC 3339 time.'}),
     tail: Flags.integer({char: 'n', description: 'Only the last N lines (then follow, with -f).', min: 0}),
@@ -32,7 +35,9 @@ Exit codes: 0 ok (also after Ctrl-C while following); 2 bad flags; 33 there is n
   static override summary = "Show (or follow) the agent-runner container's logs."
   static override useRememberedRuntime = true
 
-  async run(): Promise<{lines: number} | {lines: Array<{source: string; stream: string; text: string; timestamp: string | undefined}>}> {
+  async run(): Promise<
+    {lines: number} | {lines: Array<{source: string; stream: string; text: string; timestamp: string | undefined}>}
+  > {
     const {flags} = await this.parse(ServerLogs)
     const since = flags.since === undefined ? undefined : parseSince(flags.since)
     const {runtime} = await this.runtime(flags.runtime)
@@ -43,7 +48,12 @@ Exit codes: 0 ok (also after Ctrl-C while following); 2 bad flags; 33 there is n
       return {lines: await readLogs(runtime, paths, options)}
     }
 
-    const count = await followLogs(runtime, paths, {...options, follow: flags.follow, note: (t) => this.note(t), signal: this.signal})
+    const count = await followLogs(runtime, paths, {
+      ...options,
+      follow: flags.follow,
+      note: (t) => this.note(t),
+      signal: this.signal,
+    })
     return {lines: count}
   }
 }

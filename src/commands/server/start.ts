@@ -16,7 +16,8 @@ import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 function seconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const parsed = parseDurationSeconds(value)
-  if (parsed === undefined || parsed <= 0) throw usageError(`--${flag} "${value}" is not a duration.`, [`Use seconds (120) or a duration (90s, 5m).`])
+  if (parsed === undefined || parsed <= 0)
+    throw usageError(`--${flag} "${value}" is not a duration.`, [`Use seconds (120) or a duration (90s, 5m).`])
   return parsed
 }
 
@@ -42,22 +43,57 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     '<%= config.bin %> <%= command.id %> --json',
   ]
   static override flags = {
-    'backend-endpoint': Flags.string({description: 'Stigmer backend host:port (STIGMER_BACKEND_ENDPOINT). Default localhost:7234.', helpGroup: 'AGENT-RUNNER'}),
-    env: Flags.string({description: 'Extra environment for the container: KEY=VALUE, or KEY to pass your own value of KEY (use that for secrets). Repeatable.', multiple: true}),
-    image: Flags.string({description: 'Image to run instead of the pinned one (also STIGMER_AGENT_RUNNER_IMAGE).', exclusive: ['use-local-image'], helpGroup: 'IMAGE'}),
-    'llm-base-url': Flags.string({description: 'LLM base URL, e.g. http://localhost:11434 for Ollama (STIGMER_LLM_BASE_URL and OLLAMA_BASE_URL).', helpGroup: 'AGENT-RUNNER'}),
+    'backend-endpoint': Flags.string({
+      description: 'Stigmer backend host:port (STIGMER_BACKEND_ENDPOINT). Default localhost:7234.',
+      helpGroup: 'AGENT-RUNNER',
+    }),
+    env: Flags.string({
+      description:
+        'Extra environment for the container: KEY=VALUE, or KEY to pass your own value of KEY (use that for secrets). Repeatable.',
+      multiple: true,
+    }),
+    image: Flags.string({
+      description: 'Image to run instead of the pinned one (also STIGMER_AGENT_RUNNER_IMAGE).',
+      exclusive: ['use-local-image'],
+      helpGroup: 'IMAGE',
+    }),
+    'llm-base-url': Flags.string({
+      description: 'LLM base URL, e.g. http://localhost:11434 for Ollama (STIGMER_LLM_BASE_URL and OLLAMA_BASE_URL).',
+      helpGroup: 'AGENT-RUNNER',
+    }),
     'llm-model': Flags.string({description: 'LLM model (STIGMER_LLM_MODEL).', helpGroup: 'AGENT-RUNNER'}),
     'llm-provider': Flags.string({description: 'LLM provider (STIGMER_LLM_PROVIDER).', helpGroup: 'AGENT-RUNNER'}),
-    'log-level': Flags.string({description: 'Agent-runner log level (LOG_LEVEL). Default INFO.', helpGroup: 'AGENT-RUNNER'}),
-    network: Flags.string({description: 'host or bridge. Default: host on Linux, bridge where the engine runs in a VM.', options: ['host', 'bridge']}),
-    pull: Flags.string({description: 'When to pull the image: missing (default), always, never.', helpGroup: 'IMAGE', options: ['missing', 'always', 'never']}),
+    'log-level': Flags.string({
+      description: 'Agent-runner log level (LOG_LEVEL). Default INFO.',
+      helpGroup: 'AGENT-RUNNER',
+    }),
+    network: Flags.string({
+      description: 'host or bridge. Default: host on Linux, bridge where the engine runs in a VM.',
+      options: ['host', 'bridge'],
+    }),
+    pull: Flags.string({
+      description: 'When to pull the image: missing (default), always, never.',
+      helpGroup: 'IMAGE',
+      options: ['missing', 'always', 'never'],
+    }),
     'pull-timeout': Flags.string({description: 'Give up pulling after this long (default 5m).', helpGroup: 'IMAGE'}),
-    'require-temporal': Flags.boolean({description: 'Fail (exit 40) instead of warning when Temporal does not answer.'}),
+    'require-temporal': Flags.boolean({
+      description: 'Fail (exit 40) instead of warning when Temporal does not answer.',
+    }),
     runtime: runtimeFlag,
-    'temporal-address': Flags.string({description: 'Temporal host:port (TEMPORAL_SERVICE_ADDRESS). Default localhost:7233.', helpGroup: 'AGENT-RUNNER'}),
-    'temporal-namespace': Flags.string({description: 'Temporal namespace (TEMPORAL_NAMESPACE). Default "default".', helpGroup: 'AGENT-RUNNER'}),
+    'temporal-address': Flags.string({
+      description: 'Temporal host:port (TEMPORAL_SERVICE_ADDRESS). Default localhost:7233.',
+      helpGroup: 'AGENT-RUNNER',
+    }),
+    'temporal-namespace': Flags.string({
+      description: 'Temporal namespace (TEMPORAL_NAMESPACE). Default "default".',
+      helpGroup: 'AGENT-RUNNER',
+    }),
     timeout: Flags.string({description: 'How long to wait for the container to become healthy (default 120s).'}),
-    'use-local-image': Flags.boolean({description: 'Run the development image built by "stigmer image build".', helpGroup: 'IMAGE'}),
+    'use-local-image': Flags.boolean({
+      description: 'Run the development image built by "stigmer image build".',
+      helpGroup: 'IMAGE',
+    }),
     workspace: Flags.string({description: 'Host folder mounted at /workspace (default ~/.stigmer/data/workspace).'}),
   }
   static override needsImage = true
@@ -73,13 +109,31 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     const config = await loadConfig(paths.configFile)
     addSecretsFromEnv(config.env ?? {})
     const extra = parseEnvFlags(flags.env ?? [])
-    if (extra.bad.length > 0) throw usageError(`--env ${extra.bad.join(', ')}: not a valid variable name.`, ['Use --env NAME=value, or --env NAME to pass your own value of NAME.'])
+    if (extra.bad.length > 0)
+      throw usageError(`--env ${extra.bad.join(', ')}: not a valid variable name.`, [
+        'Use --env NAME=value, or --env NAME to pass your own value of NAME.',
+      ])
     addSecretsFromEnv(extra.env)
     const timeout = seconds('timeout', flags.timeout) ?? config.startTimeoutSeconds ?? 120
     const pullTimeout = seconds('pull-timeout', flags['pull-timeout']) ?? config.pullTimeoutSeconds ?? 300
-    const image = resolveImage({cliVersion: this.config.version, config, env: process.env, imageFlag: flags.image, useLocalImage: flags['use-local-image']})
-    const workspace = resolveWorkspace({configFile: paths.configFile, configured: config.workspace, defaultWorkspace: paths.defaultWorkspace, flag: flags.workspace}).path
-    const network = flags.network ? {mode: flags.network as 'bridge' | 'host', source: '--network'} : config.network ? {mode: config.network, source: 'network in the config file'} : undefined
+    const image = resolveImage({
+      cliVersion: this.config.version,
+      config,
+      env: process.env,
+      imageFlag: flags.image,
+      useLocalImage: flags['use-local-image'],
+    })
+    const workspace = resolveWorkspace({
+      configFile: paths.configFile,
+      configured: config.workspace,
+      defaultWorkspace: paths.defaultWorkspace,
+      flag: flags.workspace,
+    }).path
+    const network = flags.network
+      ? {mode: flags.network as 'bridge' | 'host', source: '--network'}
+      : config.network
+        ? {mode: config.network, source: 'network in the config file'}
+        : undefined
     const {runtime} = await this.runtime(flags.runtime)
     this.ui = taskUiFor({json: this.jsonEnabled()})
     let result = await startServer({
@@ -112,7 +166,9 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     })
     // The first-run hook may have pulled it before this command ran: that is a pull of this start.
     if (!result.pulled && pulledByFirstRun(result.image)) result = {...result, pulled: true}
-    const verb = {'already-running': 'is already running', replaced: 'was replaced and is ready', started: 'is ready'}[result.status]
+    const verb = {'already-running': 'is already running', replaced: 'was replaced and is ready', started: 'is ready'}[
+      result.status
+    ]
     this.log(`Agent-runner ${verb}.`)
     this.log(`  container  ${result.containerName} (${result.containerId.slice(0, 12)}) on ${runtime.displayName}`)
     this.log(`  image      ${result.image}${result.imageDigest ? ` (${result.imageDigest.slice(0, 19)})` : ''}`)

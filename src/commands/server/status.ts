@@ -20,7 +20,11 @@ export default class ServerStatus extends StigmerCommand {
 When the engine has not run its periodic check yet (or cannot: Podman without systemd), status runs the image's health check itself.
 
 Exit codes (for scripts): 0 running and healthy (or running, for an image without a health check); 3 not running (absent, created, exited); 4 running but not healthy (starting or unhealthy); 10/11/12 engine problems.`
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json', '<%= config.bin %> <%= command.id %> >/dev/null && echo ready']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --json',
+    '<%= config.bin %> <%= command.id %> >/dev/null && echo ready',
+  ]
   static override flags = {runtime: runtimeFlag}
   static override needsRuntime = true
   static override summary = 'Show the state and health of the agent-runner container.'
@@ -37,11 +41,17 @@ Exit codes (for scripts): 0 running and healthy (or running, for an image withou
       this.log(`Agent-runner: not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
       this.log('Start it: stigmer server start')
     } else {
-      const state = status.running ? `running, ${status.health === 'none' ? 'no health check' : status.health}` : `${status.state}${status.exitCode === undefined ? '' : ` (exit code ${status.exitCode}${status.oomKilled ? ', OOM-killed' : ''})`}`
+      const state = status.running
+        ? `running, ${status.health === 'none' ? 'no health check' : status.health}`
+        : `${status.state}${status.exitCode === undefined ? '' : ` (exit code ${status.exitCode}${status.oomKilled ? ', OOM-killed' : ''})`}`
       this.log(`Agent-runner: ${state}`)
-      this.log(`  container   ${CONTAINER_NAME} (${status.containerId!.slice(0, 12)})${status.uptimeSeconds === undefined ? '' : `, up ${formatDuration(status.uptimeSeconds)}`}`)
+      this.log(
+        `  container   ${CONTAINER_NAME} (${status.containerId!.slice(0, 12)})${status.uptimeSeconds === undefined ? '' : `, up ${formatDuration(status.uptimeSeconds)}`}`,
+      )
       this.log(`  image       ${status.image}${status.imageDigest ? ` @ ${status.imageDigest}` : ''}`)
-      this.log(`              ${status.matchesPinned ? 'the image this CLI pins' : `not the pinned image (this CLI pins ${status.pinnedImage})`}${status.imageVersion ? `; image version ${status.imageVersion}` : ''}`)
+      this.log(
+        `              ${status.matchesPinned ? 'the image this CLI pins' : `not the pinned image (this CLI pins ${status.pinnedImage})`}${status.imageVersion ? `; image version ${status.imageVersion}` : ''}`,
+      )
       this.log(`  engine      ${runtime.displayName} at ${status.endpoint}`)
       this.log(`  network     ${status.network}${status.networkReason ? `: ${status.networkReason}` : ''}`)
       this.log(`  workspace   ${status.workspace ?? '?'} -> /workspace`)

@@ -15,7 +15,11 @@ Exit codes: 0 stopped or nothing to stop; 10/11/12 engine problems; 34 another s
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --timeout 30']
   static override flags = {
     runtime: runtimeFlag,
-    timeout: Flags.integer({default: 10, description: 'Seconds to wait for a graceful stop before killing it.', min: 0}),
+    timeout: Flags.integer({
+      default: 10,
+      description: 'Seconds to wait for a graceful stop before killing it.',
+      min: 0,
+    }),
   }
   static override needsRuntime = true
   static override summary = 'Stop and remove the agent-runner container (the workspace is kept).'
@@ -24,9 +28,17 @@ Exit codes: 0 stopped or nothing to stop; 10/11/12 engine problems; 34 another s
   async run(): Promise<StopResult> {
     const {flags} = await this.parse(ServerStop)
     const {runtime} = await this.runtime(flags.runtime)
-    const result = await stopServer(runtime, stigmerPaths(), {signal: this.signal, timeoutSeconds: flags.timeout, ui: taskUiFor({json: this.jsonEnabled()})})
-    if (result.status === 'not-running') this.log(`The agent-runner is not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
-    else this.log(`Stopped and removed ${CONTAINER_NAME}.${result.workspace ? ` The workspace ${result.workspace} is kept.` : ''}`)
+    const result = await stopServer(runtime, stigmerPaths(), {
+      signal: this.signal,
+      timeoutSeconds: flags.timeout,
+      ui: taskUiFor({json: this.jsonEnabled()}),
+    })
+    if (result.status === 'not-running')
+      this.log(`The agent-runner is not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
+    else
+      this.log(
+        `Stopped and removed ${CONTAINER_NAME}.${result.workspace ? ` The workspace ${result.workspace} is kept.` : ''}`,
+      )
     return result
   }
 }

@@ -115,7 +115,7 @@ describe('pull service', () => {
       expect(firstRunMessage('ghcr.io/stigmer/agent-runner:v1.2.3', 123_400_000)).to.equal(
         'One-time setup: downloading the agent-runner image ghcr.io/stigmer/agent-runner:v1.2.3 (123 MB). Later starts use the local copy.',
       )
-      // eslint-disable-next-line unicorn/no-useless-undefined -- the size is a required parameter
+
       expect(firstRunMessage('x:1', undefined)).to.equal(
         'One-time setup: downloading the agent-runner image x:1. Later starts use the local copy.',
       )

@@ -107,7 +107,7 @@ describe('server service', () => {
     it('a VM (Docker Desktop, Podman machine), another OS, or no uid: nothing to map', () => {
       expect(containerUser('linux', {...native, inVm: true}, 1500, 1500)).to.deep.equal({})
       expect(containerUser('darwin', native, 501, 20)).to.deep.equal({})
-      // eslint-disable-next-line unicorn/no-useless-undefined -- uid and gid are required parameters
+
       expect(containerUser('win32', native, undefined, undefined)).to.deep.equal({})
     })
   })
