@@ -183,10 +183,16 @@ describe('smoke: the built CLI', function () {
       expect(server.stdout).to.contain('stigmer server').and.contain('server status')
     })
 
-    it("an unknown command exits 2 (oclif's usage error) and says so on stderr", async () => {
+    it('an unknown command exits 2 with a usage error that points to --help (JSON under --json)', async () => {
       const result = await runCli(['no-such-command'])
       expect(result.code).to.equal(2)
-      expect(result.stderr).to.contain('command no-such-command not found')
+      expect(result.stderr).to.contain('"no-such-command" is not a stigmer command')
+      expect(result.stderr).to.contain('stigmer --help')
+      const json = await runCli(['serve', 'start', '--json'])
+      expect(json.code).to.equal(2)
+      const error = errorOf(json)
+      expect(error).to.deep.include({code: 'USAGE', exit: 2})
+      expect(JSON.stringify(error)).to.contain('stigmer server start')
     })
   })
 
