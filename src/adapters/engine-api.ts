@@ -1,6 +1,6 @@
+import type Dockerode from 'dockerode'
 import type {Readable} from 'node:stream'
 
-import Dockerode from 'dockerode'
 import {readFileSync} from 'node:fs'
 import {PassThrough} from 'node:stream'
 import {StringDecoder} from 'node:string_decoder'
@@ -36,6 +36,7 @@ import type {
 
 import {parseEndpointUrl} from '../detection/endpoint.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
+import {Dockerode as DockerodeClient} from './dockerode.js'
 import {RuntimeError} from './errors.js'
 import {followJsonStream, type StreamMessage} from './json-stream.js'
 
@@ -78,11 +79,11 @@ function makeDockerode(ep: Endpoint): Dockerode {
   switch (parsed.protocol) {
     case 'npipe':
     case 'unix': {
-      return new Dockerode({socketPath: parsed.socketPath!})
+      return new DockerodeClient({socketPath: parsed.socketPath!})
     }
 
     case 'ssh': {
-      return new Dockerode({
+      return new DockerodeClient({
         host: parsed.host!,
         port: parsed.port!,
         protocol: 'ssh',
@@ -93,7 +94,7 @@ function makeDockerode(ep: Endpoint): Dockerode {
 
     case 'tcp': {
       const tls = ep.tls
-      return new Dockerode({
+      return new DockerodeClient({
         host: parsed.host!,
         port: parsed.port!,
         protocol: tls ? 'https' : 'http',

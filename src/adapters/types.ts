@@ -289,6 +289,8 @@ export interface ContainerRuntime {
   readonly cli: string
   /** Hostname that reaches the host from a bridge-networked container. */
   readonly hostGatewayName: string
+  /** Where this runtime talks to its engine. */
+  readonly endpoint: Endpoint
 
   info(): Promise<EngineInfo>
   ping(signal?: AbortSignal): Promise<void>

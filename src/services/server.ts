@@ -646,8 +646,8 @@ export interface StatusResult {
 
 /** Everything about the managed container, secrets masked by the caller. */
 export async function serverStatus(runtime: ContainerRuntime, pinned: string): Promise<StatusResult> {
-  const [info, engine] = await Promise.all([findManaged(runtime), runtime.info()])
-  const base = {endpoint: engine.endpoint.url, pinnedImage: pinned, runtime: runtime.name}
+  const info = await findManaged(runtime)
+  const base = {endpoint: runtime.endpoint.url, pinnedImage: pinned, runtime: runtime.name}
   if (!info) {
     return {
       ...base,
