@@ -213,6 +213,17 @@ ensure_packages() {
 
 # ---------------------------------------------------------------- docker
 
+# clear_stale_pidfile FILE: removes FILE when the process it names is not running.
+clear_stale_pidfile() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file" 2>/dev/null || true)
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+    say "removing stale $file${pid:+ (pid $pid is gone)}"
+    rm -f "$file"
+  fi
+}
+
 ensure_docker() {
   if ! have docker; then
     problem docker "no docker client installed"
@@ -228,6 +239,10 @@ ensure_docker() {
       return 0
     fi
     getent group docker >/dev/null || groupadd --system docker
+    # A dockerd killed without a chance to clean up (the end of a session, kill -9)
+    # leaves its pid files behind, and a new dockerd refuses to start over them.
+    clear_stale_pidfile /var/run/docker.pid
+    clear_stale_pidfile /var/run/docker/containerd/containerd.pid
     say "starting dockerd (log: $LAB_LOG/dockerd.log)"
     start_bg dockerd "$LAB_LOG/dockerd.log" dockerd --host "unix://$DOCKER_SOCK"
     if ! wait_for 30 sock_ping "$DOCKER_SOCK"; then
