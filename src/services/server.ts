@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {accessSync, chownSync, constants, existsSync, mkdirSync} from 'node:fs'
+import {accessSync, chownSync, constants, existsSync, mkdirSync, statSync} from 'node:fs'
 
 import type {
   ContainerInfo,
@@ -135,13 +135,16 @@ export function specHash(spec: ContainerSpec, imageId: string): string {
 /**
  * Creates the workspace as the invoking user. `handTo`: when root starts the
  * container, it keeps the image's own (non-root) user, which could not write a
- * root-owned 0755 folder: a folder created now is given to that user.
+ * root-owned 0755 folder: a folder created now, or stigmer's default workspace,
+ * is given to that user.
  */
-function ensureWorkspace(path: string, handTo?: {gid: number; uid: number}): void {
+function ensureWorkspace(path: string, handTo?: {gid: number; uid: number}, managed = false): void {
   try {
     const created = !existsSync(path)
     mkdirSync(path, {mode: 0o755, recursive: true})
-    if (created && handTo) chownSync(path, handTo.uid, handTo.gid)
+    // A folder this start created, or stigmer's own default one, goes to the image's user;
+    // a folder the user named is never re-owned (the runner reports if it cannot write it).
+    if (handTo && (created || managed) && statSync(path).uid !== handTo.uid) chownSync(path, handTo.uid, handTo.gid)
     accessSync(path, constants.W_OK)
   } catch (error) {
     throw new StigmerError(`The workspace folder ${path} cannot be created or written: ${(error as Error).message}`, {
@@ -428,7 +431,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       platform === 'linux' && !engine.inVm && uid === 0 && user.user === undefined && imageUser && imageUser[1] !== '0'
         ? {gid: Number(imageUser[2] ?? imageUser[1]), uid: Number(imageUser[1])}
         : undefined
-    ensureWorkspace(req.workspace, handTo)
+    ensureWorkspace(req.workspace, handTo, req.workspace === paths.defaultWorkspace)
     const spec: ContainerSpec = {
       binds: [{containerPath: '/workspace', hostPath: req.workspace, selinuxRelabel: 'private'}],
       env: environment.env,
