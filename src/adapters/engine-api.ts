@@ -2,7 +2,6 @@ import type Dockerode from 'dockerode'
 import type {Readable} from 'node:stream'
 
 import {readFileSync} from 'node:fs'
-import {PassThrough} from 'node:stream'
 import {StringDecoder} from 'node:string_decoder'
 
 import type {RuntimeContext} from '../runtimes.js'
@@ -653,15 +652,22 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
         ...(options.since === undefined ? {} : {since: this.formatSince(options.since)}),
         ...(options.signal ? {abortSignal: options.signal} : {}),
       }
-      // dockerode returns a Buffer when follow is false and a stream when it is true.
-      const result = (await container.logs(opts as never)) as unknown as Buffer | Readable
-      const stream: Readable = Buffer.isBuffer(result)
-        ? (() => {
-            const p = new PassThrough()
-            p.end(result)
-            return p
-          })()
-        : result
+      // Always a stream, also without follow: dockerode would buffer the whole log first
+      // (50 MB of logs meant 50 MB in memory and no output until the engine finished).
+      const {abortSignal, ...query} = opts as typeof opts & {abortSignal?: AbortSignal}
+      const stream = (await new Promise<Readable>((resolve, reject) => {
+        this.client.modem.dial(
+          {
+            ...(abortSignal ? {abortSignal} : {}),
+            isStream: true,
+            method: 'GET',
+            options: query,
+            path: `/containers/${encodeURIComponent(id)}/logs?`,
+            statusCodes: {200: true, 404: 'no such container', 500: 'server error'},
+          },
+          (error: unknown, data: unknown) => (error ? reject(error) : resolve(data as Readable)),
+        )
+      })) as Readable
       const onAbort = () => stream.destroy()
       options.signal?.addEventListener('abort', onAbort, {once: true})
       try {
