@@ -2,8 +2,8 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {ContainerRuntime} from '../adapters/types.js'
+import type {PullReporter} from '../ui/pull-reporter.js'
 
-import {lineReporter, silentReporter, ttyReporter} from '../ui/pull-reporter.js'
 import {firstRunMessage, pullImage, remoteImageSize, type PullOutcome} from './pull.js'
 
 export interface FirstRunInput {
@@ -32,17 +32,25 @@ function markerFile(markersDir: string, ref: string): string {
   return join(markersDir, `pulled-${ref.replaceAll(/[^\w.-]+/g, '_')}`)
 }
 
-/** The one-time setup: says what is downloaded and how big it is, then pulls with progress. */
+/**
+ * The one-time setup: says what is downloaded and how big it is (`say`), then
+ * pulls with progress. The first-run hook and `server start` both come here.
+ */
 export async function firstRunPull(
   runtime: ContainerRuntime,
   ref: string,
-  options: {json: boolean; markersDir: string; signal: AbortSignal; timeoutMs: number; tty: boolean},
+  options: {
+    markersDir: string
+    reporter: PullReporter
+    say: (line: string) => void
+    signal: AbortSignal
+    timeoutMs: number
+  },
 ): Promise<PullOutcome> {
   const size = await remoteImageSize(runtime, ref, options.signal)
-  if (!options.json) process.stderr.write(firstRunMessage(ref, size) + '\n')
-  const reporter = options.json ? silentReporter : options.tty ? ttyReporter() : lineReporter()
+  options.say(firstRunMessage(ref, size))
   const outcome = await pullImage(runtime, ref, {
-    reporter,
+    reporter: options.reporter,
     signal: options.signal,
     sizeBytes: size,
     timeoutMs: options.timeoutMs,
@@ -59,6 +67,6 @@ export async function firstRunPull(
     // the marker is informational
   }
 
-  if (!options.json) process.stderr.write(`Downloaded ${ref}.\n`)
+  options.say(`Downloaded ${ref}.`)
   return outcome
 }

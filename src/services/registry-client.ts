@@ -106,15 +106,38 @@ export class RegistryClient {
     return true
   }
 
-  private async manifest(reference: string): Promise<Manifest> {
+  /**
+   * Every tag of the repository ([] when the registry does not know it yet),
+   * following pagination. Throws when the registry refuses or answers oddly.
+   */
+  async tags(): Promise<string[]> {
     const {base, repository} = location(this.ref)
-    const url = `${base}/v2/${repository}/manifests/${reference}`
-    let response = await this.get(url)
-    if (response.status === 401) {
-      const challenge = response.headers.get('www-authenticate')
-      if (challenge && (await this.login(challenge))) response = await this.get(url)
+    let url: string | undefined = `${base}/v2/${repository}/tags/list?n=1000`
+    const tags: string[] = []
+    for (let page = 0; url && page < 50; page++) {
+      const response: Response = await this.authorizedGet(url)
+      if (response.status === 404) return tags
+      if (!response.ok) throw new Error(`the registry answered HTTP ${response.status} to ${url}`)
+      const body = (await response.json()) as {tags?: null | string[]}
+      tags.push(...(body.tags ?? []))
+      const next = /<([^>]+)>;\s*rel="?next"?/.exec(response.headers.get('link') ?? '')
+      url = next ? new URL(next[1]!, base).toString() : undefined
     }
 
+    return tags
+  }
+
+  /** A GET that answers the registry's auth challenge once (basic, or a bearer token from its realm). */
+  private async authorizedGet(url: string): Promise<Response> {
+    const response = await this.get(url)
+    if (response.status !== 401 || this.authorization) return response
+    const challenge = response.headers.get('www-authenticate')
+    return challenge && (await this.login(challenge)) ? this.get(url) : response
+  }
+
+  private async manifest(reference: string): Promise<Manifest> {
+    const {base, repository} = location(this.ref)
+    const response = await this.authorizedGet(`${base}/v2/${repository}/manifests/${reference}`)
     if (!response.ok) throw new Error(`registry answered HTTP ${response.status} for ${repository}:${reference}`)
     return (await response.json()) as Manifest
   }

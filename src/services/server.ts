@@ -18,12 +18,13 @@ import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {canConnect} from '../lib/tcp.js'
-import {ttyReporter, lineReporter, silentReporter, type PullReporter} from '../ui/pull-reporter.js'
+import {reporterFor} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
+import {firstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
 import {acquireLock} from './lock.js'
 import {chooseNetworkMode, extraHostsFor} from './network-mode.js'
-import {firstRunMessage, pullImage, remoteImageSize} from './pull.js'
+import {pullImage} from './pull.js'
 import {clearServerState, readServerState, writeServerState} from './server-state.js'
 
 export const CONTAINER_NAME = 'stigmer-agent-runner'
@@ -331,15 +332,18 @@ async function ensureImage(req: StartRequest): Promise<{image: ImageInfo; pulled
 
   let pulled = false
   if (mustPull && req.image.source !== '--use-local-image') {
-    const size = await remoteImageSize(runtime, ref, req.signal)
-    if (!local) ui.info(firstRunMessage(ref, size))
     ui.output(`pulling ${ref}`)
-    const reporter: PullReporter = req.json
-      ? silentReporter
-      : req.tty
-        ? ttyReporter(process.stderr, (line) => ui.output(line))
-        : lineReporter((line) => ui.info(line))
-    await pullImage(runtime, ref, {reporter, signal: req.signal, sizeBytes: size, timeoutMs: req.pullTimeoutMs})
+    const reporter = reporterFor({
+      json: req.json,
+      render: (line) => ui.output(line),
+      tty: req.tty,
+      write: (line) => ui.info(line),
+    })
+    const pull = {reporter, signal: req.signal, timeoutMs: req.pullTimeoutMs}
+    // Missing: the one-time setup (message with the download size); present (--pull always): just pull.
+    await (local
+      ? pullImage(runtime, ref, pull)
+      : firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)}))
     local = await runtime.inspectImage(ref)
     pulled = true
   }

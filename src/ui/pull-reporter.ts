@@ -95,8 +95,15 @@ export function lineReporter(
 export const silentReporter: PullReporter = {begin() {}, end() {}, message() {}, update() {}}
 
 /** Picks the reporter for where output goes. */
-export function reporterFor(options: {json: boolean; tty?: boolean}): PullReporter {
+export function reporterFor(options: {
+  json: boolean
+  /** Where a live bar's line goes instead of stderr (a task list's output line). */
+  render?: (line: string) => void
+  tty?: boolean
+  /** Where plain lines go instead of stderr. */
+  write?: (line: string) => void
+}): PullReporter {
   if (options.json) return silentReporter
   const tty = options.tty ?? Boolean(process.stderr.isTTY)
-  return tty ? ttyReporter() : lineReporter()
+  return tty ? ttyReporter(process.stderr, options.render) : lineReporter(options.write)
 }

@@ -24,6 +24,7 @@ const hook: Hook<'prerun'> = async function (options) {
     {toStigmerError, writeError},
     {InterruptedError},
     {parseDurationSeconds},
+    {reporterFor},
   ] = await Promise.all([
     import('@oclif/core'),
     import('../../services/runtime.js'),
@@ -34,6 +35,7 @@ const hook: Hook<'prerun'> = async function (options) {
     import('../../lib/render-error.js'),
     import('../../lib/errors.js'),
     import('../../lib/format.js'),
+    import('../../ui/pull-reporter.js'),
   ])
   const json = argv.includes('--json')
   const controller = new AbortController()
@@ -77,11 +79,11 @@ const hook: Hook<'prerun'> = async function (options) {
     const timeoutSeconds =
       (f['pull-timeout'] ? parseDurationSeconds(f['pull-timeout']) : undefined) ?? config.pullTimeoutSeconds ?? 300
     await firstRunPull(runtime, image.ref, {
-      json,
       markersDir: paths.markersDir,
+      reporter: reporterFor({json}),
+      say: (line) => json || process.stderr.write(line + '\n'),
       signal: controller.signal,
       timeoutMs: timeoutSeconds * 1000,
-      tty: Boolean(process.stderr.isTTY),
     })
   } catch (error) {
     const failure = controller.signal.aborted
