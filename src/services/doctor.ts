@@ -51,7 +51,7 @@ import {
   withTimeout,
 } from './doctor-probes.js'
 import {resolveImage} from './image-resolution.js'
-import {runtimeProviders} from './runtime.js'
+import {explicitRuntimeChoice, runtimeProviders} from './runtime.js'
 import {readServerState} from './server-state.js'
 
 export type {CheckStatus, DoctorCheck} from './doctor-checks.js'
@@ -161,19 +161,6 @@ export function temporalAddressFor(
   return {address: 'localhost:7233', source: 'default'}
 }
 
-/** The explicit engine choice, without failing on a broken config file (doctor reports that separately). */
-function requestedFor(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  config: StigmerConfig,
-  configFile: string,
-): {name: string; source: string} | undefined {
-  if (flag) return {name: flag, source: '--runtime'}
-  if (env.STIGMER_CONTAINER_RUNTIME) return {name: env.STIGMER_CONTAINER_RUNTIME, source: 'STIGMER_CONTAINER_RUNTIME'}
-  if (config.runtime) return {name: config.runtime, source: `runtime in ${configFile}`}
-  return undefined
-}
-
 function isUsageError(error: unknown): error is StigmerError {
   return error instanceof StigmerError && error.code === 'USAGE'
 }
@@ -227,7 +214,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   }
 
   const providers = await runtimeProviders(options.oclifConfig)
-  const requested = requestedFor(options.flag, env, config, paths.configFile)
+  const requested = explicitRuntimeChoice(options.flag, env, config, paths.configFile)
   const temporal = temporalAddressFor(env, config, paths.configFile)
   const workspace = workspaceFor(config, paths.defaultWorkspace, home, paths.configFile)
   const temporalTarget = parseHostPort(temporal.address)

@@ -8,7 +8,7 @@ import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'
 
 import {detect, detectionFailure} from '../detection/detect.js'
 import {currentMachine} from '../detection/machine.js'
-import {loadConfig} from '../lib/config.js'
+import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {stigmerPaths} from '../lib/paths.js'
@@ -57,14 +57,27 @@ export async function runtimeProviders(config?: Config): Promise<RuntimeProvider
   return providers
 }
 
+/** The explicit choice among what is given: --runtime, then STIGMER_CONTAINER_RUNTIME, then the config file. Pure. */
+export function explicitRuntimeChoice(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  config: StigmerConfig,
+  configFile: string,
+): undefined | {name: string; source: string} {
+  if (flag) return {name: flag, source: '--runtime'}
+  if (env.STIGMER_CONTAINER_RUNTIME) return {name: env.STIGMER_CONTAINER_RUNTIME, source: 'STIGMER_CONTAINER_RUNTIME'}
+  if (config.runtime) return {name: config.runtime, source: `runtime in ${configFile}`}
+  return undefined
+}
+
 /** Which runtime the user asked for, and where that came from. Flag > env > config file > remembered. */
 export async function requestedRuntime(options: SelectOptions): Promise<{name: string; source: string} | undefined> {
   const env = options.env ?? process.env
-  if (options.flag) return {name: options.flag, source: '--runtime'}
-  if (env.STIGMER_CONTAINER_RUNTIME) return {name: env.STIGMER_CONTAINER_RUNTIME, source: 'STIGMER_CONTAINER_RUNTIME'}
   const paths = stigmerPaths(env)
-  const config = await loadConfig(paths.configFile)
-  if (config.runtime) return {name: config.runtime, source: `runtime in ${paths.configFile}`}
+  const explicit =
+    explicitRuntimeChoice(options.flag, env, {}, paths.configFile) ??
+    explicitRuntimeChoice(undefined, {}, await loadConfig(paths.configFile), paths.configFile)
+  if (explicit) return explicit
   if (options.useRemembered) {
     const state = readServerState(paths.serverStateFile)
     if (state) return {name: state.runtime, source: 'the engine that ran the last `stigmer server start`'}
