@@ -116,7 +116,9 @@ start_bg() {
   shift 2
   mkdir -p "$(dirname "$log")"
   printf '\n=== %s: %s\n' "$(date -Is)" "$*" >>"$log"
-  setsid nohup "$@" </dev/null >>"$log" 2>&1 9>&- &
+  # From /, not the caller's folder: a daemon whose working directory is deleted later (a
+  # checkout removed after a test run) breaks Podman's conmon ("Failed to get working directory").
+  (cd / && exec setsid nohup "$@" </dev/null >>"$log" 2>&1 9>&-) &
   echo $! >"$LAB_RUN/$name.pid"
 }
 
