@@ -78,7 +78,18 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   }
 
   const timeoutMs = options.timeoutMs ?? 1500
-  const probeEndpoint = options.probe ?? realProbe
+  // The real probe asks the machine view whether a socket file is there (so detection on
+  // a described machine never reaches the real filesystem); an injected probe decides alone.
+  const probeEndpoint: NonNullable<DetectOptions['probe']> =
+    options.probe ??
+    (async (ep, ms) => {
+      const socket = ep.url.startsWith('unix://') ? ep.url.slice('unix://'.length) : undefined
+      if (socket !== undefined && !ctx.machine.exists(socket)) {
+        return {detail: `no socket at ${socket}`, ms: 0, state: 'absent'}
+      }
+
+      return realProbe(ep, ms)
+    })
   const probes = await Promise.all(
     plan.map(async (p) => (p.candidate.spawnable ? undefined : probeEndpoint(p.candidate.endpoint, timeoutMs))),
   )
