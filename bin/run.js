@@ -40,6 +40,6 @@ if (!fast()) {
   // @oclif/core checks its own Node range with `semver` at import (about a sixth of a
   // command's startup here); the range that matters is ours, checked in package.json's engines.
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
-  const {execute} = await import('@oclif/core')
+  const {execute} = await import('@oclif/core/execute')
   await execute({dir: import.meta.url})
 }

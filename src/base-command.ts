@@ -1,4 +1,4 @@
-import {Command} from '@oclif/core'
+import {Command} from '@oclif/core/command'
 
 import {InterruptedError} from './lib/errors.js'
 import {redact} from './lib/redact.js'

@@ -42,7 +42,8 @@ export {parseImageRef} from './lib/image-ref.js'
 export {canConnect} from './lib/tcp.js'
 export {dockerProvider, podmanProvider, type RuntimeContext, type RuntimeProvider} from './runtimes.js'
 export {getRuntime, type ResolvedRuntime, runtimeProviders, type SelectOptions} from './services/runtime.js'
-export {Args, Flags} from '@oclif/core'
+export * as Args from '@oclif/core/args'
+export * as Flags from '@oclif/core/flags'
 
 /** The version of this API. A plugin may check `semver.satisfies(PLUGIN_API_VERSION, '^1')`. */
 export const PLUGIN_API_VERSION = '1.0.0'

@@ -1,7 +1,9 @@
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
-import semver from 'semver'
+// Two functions, not the whole of semver (47 modules) at every command's startup.
+import coerce from 'semver/functions/coerce.js'
+import gte from 'semver/functions/gte.js'
 
 import type {
   BuildOptions,
@@ -78,7 +80,7 @@ export class PodmanAdapter extends EngineApiRuntime {
   override async createContainer(spec: ContainerSpec): Promise<string> {
     if (!Object.values(spec.extraHosts ?? {}).includes('host-gateway')) return super.createContainer(spec)
     const info = await this.info()
-    if (info.inVm || semver.gte(semver.coerce(info.version) ?? '0.0.0', '5.0.0')) return super.createContainer(spec)
+    if (info.inVm || gte(coerce(info.version) ?? '0.0.0', '5.0.0')) return super.createContainer(spec)
     const address = await this.hostGatewayAddress(spec.network, info)
     const extraHosts = Object.fromEntries(
       Object.entries(spec.extraHosts!).map(([name, a]) => [name, a === 'host-gateway' ? address : a]),

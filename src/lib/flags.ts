@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 /** --runtime, shared by every command that talks to an engine. */
 export const runtimeFlag = Flags.string({

@@ -15,7 +15,8 @@ const hook: Hook<'prerun'> = async function (options) {
   const argv = options.argv
   if (argv.includes('--help') || argv.includes('-h')) return
   const [
-    {Flags, Parser},
+    Flags,
+    Parser,
     {getRuntime, runtimeFlagFromArgv},
     {resolveImage},
     {loadConfig},
@@ -26,7 +27,8 @@ const hook: Hook<'prerun'> = async function (options) {
     {parseDurationSeconds},
     {reporterFor},
   ] = await Promise.all([
-    import('@oclif/core'),
+    import('@oclif/core/flags'),
+    import('@oclif/core/parser'),
     import('../../services/runtime.js'),
     import('../../services/image-resolution.js'),
     import('../../lib/config.js'),
