@@ -20,6 +20,7 @@ import {currentMachine} from '../detection/machine.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {StigmerError} from '../lib/errors.js'
 import {resolveWorkspace, stigmerPaths} from '../lib/paths.js'
+import {buildContainerEnv} from './container-env.js'
 import {
   type CheckResult,
   choiceReason,
@@ -147,18 +148,16 @@ export function workspaceFor(
   return resolveWorkspace({configFile, configured: config.workspace, defaultWorkspace, home})
 }
 
-/** TEMPORAL_SERVICE_ADDRESS: host environment, then the config file's env, then localhost:7233. */
+/** TEMPORAL_SERVICE_ADDRESS as `server start` would pass it (one precedence rule: buildContainerEnv's), with its source in words. */
 export function temporalAddressFor(
   env: NodeJS.ProcessEnv,
   config: StigmerConfig,
   configFile: string,
 ): {address: string; source: string} {
-  if (env.TEMPORAL_SERVICE_ADDRESS && env.TEMPORAL_SERVICE_ADDRESS.trim() !== '')
-    return {address: env.TEMPORAL_SERVICE_ADDRESS.trim(), source: 'TEMPORAL_SERVICE_ADDRESS'}
-  const fromConfig = config.env?.TEMPORAL_SERVICE_ADDRESS
-  if (fromConfig && fromConfig.trim() !== '')
-    return {address: fromConfig.trim(), source: `env.TEMPORAL_SERVICE_ADDRESS in ${configFile}`}
-  return {address: 'localhost:7233', source: 'default'}
+  const name = 'TEMPORAL_SERVICE_ADDRESS'
+  const built = buildContainerEnv({configEnv: config.env ?? {}, extra: {}, flags: {}, hostEnv: env})
+  const source = {'config file': `env.${name} in ${configFile}`, 'host environment': name}[built.sources[name]!]
+  return {address: built.env[name]!, source: source ?? built.sources[name]!}
 }
 
 function isUsageError(error: unknown): error is StigmerError {
