@@ -1,4 +1,4 @@
-import type {ContainerRuntime, ImageInfo, LayerProgress, ProgressEvent} from '../adapters/types.js'
+import type {ContainerRuntime, ImageInfo, ProgressEvent} from '../adapters/types.js'
 import type {PullStats} from '../ui/pull-reporter.js'
 
 import {RuntimeError} from '../adapters/errors.js'
@@ -9,6 +9,7 @@ import {OCI} from './image-build.js'
 import {gitInfo} from './image-git.js'
 import {loginHint, tokenHint} from './image-login.js'
 import {listRepositoryTags} from './image-registry.js'
+import {LayerTracker, PUSH_EVENTS} from './layer-progress.js'
 import {type HeldTag, parseReleaseVersion, parseRepository, planPush, type PushKind} from './tags.js'
 
 export interface PushRequest {
@@ -135,52 +136,6 @@ function looksLikeManifestList(source: string, info: ImageInfo): boolean {
   return !parseImageRef(source).digest && !info.tags.some((t) => sameImage(t, source))
 }
 
-/** Folds per-layer push events into one total, like the pull tracker does for downloads. */
-export class PushTracker {
-  private readonly layers = new Map<string, {current: number; done: boolean; total: number | undefined}>()
-  private readonly startedAt = Date.now()
-
-  constructor(private readonly ref: string) {}
-
-  apply(event: LayerProgress): void {
-    const layer = this.layers.get(event.id) ?? {current: 0, done: false, total: undefined}
-    if (/^pushing/i.test(event.status)) {
-      if (event.total && event.total > 0) layer.total = event.total
-      if (event.current !== undefined) layer.current = event.current
-    } else if (/^(pushed|layer already exists|mounted from)/i.test(event.status)) {
-      layer.done = true
-      if (layer.total) layer.current = layer.total
-    } else if (!/^(preparing|waiting)/i.test(event.status)) {
-      return // "v1: digest: ..." and other status lines carry an id but are not layers
-    }
-
-    this.layers.set(event.id, layer)
-  }
-
-  stats(): PullStats {
-    let current = 0
-    let total = 0
-    let done = 0
-    for (const layer of this.layers.values()) {
-      current += layer.current
-      total += layer.total ?? 0
-      if (layer.done) done++
-    }
-
-    const elapsed = (Date.now() - this.startedAt) / 1000
-    const rate = elapsed > 0.5 ? current / elapsed : 0
-    return {
-      bytesPerSecond: rate,
-      currentBytes: current,
-      etaSeconds: total > 0 && rate > 0 ? Math.max(0, (total - current) / rate) : undefined,
-      layersDone: done,
-      layersTotal: this.layers.size,
-      ref: this.ref,
-      totalBytes: total > 0 ? total : undefined,
-    }
-  }
-}
-
 export interface PushedRef {
   readonly ref: string
   readonly digest: string | undefined
@@ -232,7 +187,7 @@ export async function pushImage(
       if (!(await runtime.imageExists(target.ref))) added.push(target.ref)
       await runtime.tagImage(plan.source, target.ref)
       emit({kind: 'start', ref: target.ref})
-      const tracker = new PushTracker(target.ref)
+      const tracker = new LayerTracker(target.ref, PUSH_EVENTS)
       const result = await runtime.pushImage(target.ref, {
         onProgress(event: ProgressEvent) {
           if (event.kind === 'layer') {

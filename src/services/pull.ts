@@ -1,5 +1,5 @@
-import type {ContainerRuntime, LayerProgress, ProgressEvent} from '../adapters/types.js'
-import type {PullReporter, PullStats} from '../ui/pull-reporter.js'
+import type {ContainerRuntime, ProgressEvent} from '../adapters/types.js'
+import type {PullReporter} from '../ui/pull-reporter.js'
 
 import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError} from '../lib/errors.js'
@@ -7,6 +7,7 @@ import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {silentReporter} from '../ui/pull-reporter.js'
+import {LayerTracker, PULL_EVENTS} from './layer-progress.js'
 import {enginePlatform, RegistryClient} from './registry-client.js'
 
 export const DEFAULT_PULL_TIMEOUT_SECONDS = 300
@@ -68,56 +69,6 @@ export async function remoteImageSize(
   }
 }
 
-/** Folds per-layer events into one running total. */
-export class ProgressTracker {
-  private readonly layers = new Map<string, {current: number; done: boolean; total: number | undefined}>()
-  private readonly startedAt = Date.now()
-
-  constructor(
-    private readonly ref: string,
-    private readonly sizeHint: number | undefined,
-  ) {}
-
-  apply(event: LayerProgress): void {
-    if (/^(pulling from|digest:|status:)/i.test(event.status)) return
-    const layer = this.layers.get(event.id) ?? {current: 0, done: false, total: undefined}
-    if (event.total && event.total > 0 && /download|pulling fs layer|waiting|copying/i.test(event.status))
-      layer.total = event.total
-    if (/^download(ing)?/i.test(event.status) && event.current !== undefined) layer.current = event.current
-    if (/download complete|pull complete|already exists|verifying checksum/i.test(event.status)) {
-      layer.done = true
-      if (layer.total) layer.current = layer.total
-    }
-
-    this.layers.set(event.id, layer)
-  }
-
-  stats(): PullStats {
-    let current = 0
-    let known = 0
-    let done = 0
-    for (const layer of this.layers.values()) {
-      current += layer.current
-      known += layer.total ?? 0
-      if (layer.done) done++
-    }
-
-    const total = this.sizeHint ?? (known > 0 ? known : undefined)
-    const elapsed = (Date.now() - this.startedAt) / 1000
-    const rate = elapsed > 0.5 ? current / elapsed : 0
-    const eta = total && rate > 0 ? Math.max(0, (total - current) / rate) : undefined
-    return {
-      bytesPerSecond: rate,
-      currentBytes: current,
-      etaSeconds: eta,
-      layersDone: done,
-      layersTotal: this.layers.size,
-      ref: this.ref,
-      totalBytes: total,
-    }
-  }
-}
-
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, ms)
@@ -152,7 +103,7 @@ export async function pullImage(
   let attempt = 0
   for (;;) {
     attempt++
-    const tracker = new ProgressTracker(ref, sizeBytes)
+    const tracker = new LayerTracker(ref, PULL_EVENTS, sizeBytes)
     try {
       const result = await runtime.pullImage(ref, {
         onProgress(event: ProgressEvent) {

@@ -6,7 +6,7 @@ import type {PullReporter, PullStats} from '../../../src/ui/pull-reporter.js'
 import {RuntimeError} from '../../../src/adapters/errors.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
-import {firstRunMessage, isTransient, ProgressTracker, pullImage} from '../../../src/services/pull.js'
+import {firstRunMessage, isTransient, pullImage} from '../../../src/services/pull.js'
 
 function recorder(): PullReporter & {ended: string[]; messages: string[]; updates: PullStats[]} {
   const r = {
@@ -39,48 +39,6 @@ async function failure(promise: Promise<unknown>): Promise<StigmerError> {
 }
 
 describe('pull service', () => {
-  describe('ProgressTracker', () => {
-    it('adds up the layers: bytes downloaded, the known total, layers done', () => {
-      const t = new ProgressTracker('img', undefined)
-      t.apply({id: 'img', kind: 'layer', status: 'Pulling from stigmer/agent-runner'})
-      t.apply({id: 'a', kind: 'layer', status: 'Pulling fs layer'})
-      t.apply({id: 'b', kind: 'layer', status: 'Waiting'})
-      t.apply({current: 100, id: 'a', kind: 'layer', status: 'Downloading', total: 1000})
-      t.apply({current: 50, id: 'b', kind: 'layer', status: 'Downloading', total: 500})
-      let s = t.stats()
-      expect(s).to.include({currentBytes: 150, layersDone: 0, layersTotal: 2, ref: 'img', totalBytes: 1500})
-      t.apply({id: 'a', kind: 'layer', status: 'Download complete'})
-      t.apply({current: 500, id: 'b', kind: 'layer', status: 'Downloading', total: 500})
-      t.apply({id: 'b', kind: 'layer', status: 'Pull complete'})
-      s = t.stats()
-      expect(s).to.include({currentBytes: 1500, layersDone: 2, layersTotal: 2, totalBytes: 1500})
-    })
-
-    it("uses the registry's size as the total when it is known", () => {
-      const t = new ProgressTracker('img', 123_456)
-      t.apply({current: 10, id: 'a', kind: 'layer', status: 'Downloading', total: 1000})
-      expect(t.stats().totalBytes).to.equal(123_456)
-    })
-
-    it('extraction progress does not count as download; layers already there count as done', () => {
-      const t = new ProgressTracker('img', undefined)
-      t.apply({current: 1000, id: 'a', kind: 'layer', status: 'Downloading', total: 1000})
-      t.apply({current: 10, id: 'a', kind: 'layer', status: 'Extracting', total: 1000})
-      t.apply({id: 'c', kind: 'layer', status: 'Already exists'})
-      const s = t.stats()
-      expect(s.currentBytes).to.equal(1000)
-      expect(s.layersDone).to.equal(1)
-      expect(s.layersTotal).to.equal(2)
-    })
-
-    it('no total known: no ETA', () => {
-      const t = new ProgressTracker('img', undefined)
-      t.apply({current: 10, id: 'a', kind: 'layer', status: 'Downloading'})
-      expect(t.stats().totalBytes).to.equal(undefined)
-      expect(t.stats().etaSeconds).to.equal(undefined)
-    })
-  })
-
   describe('isTransient', () => {
     it('network trouble and rate limits are worth a retry', () => {
       for (const error of [
