@@ -1,10 +1,12 @@
 import {StigmerCommand} from '../base-command.js'
+import {detect} from '../detection/detect.js'
 import {currentMachine} from '../detection/machine.js'
 import {probeVersion} from '../detection/probe.js'
 import {loadConfig} from '../lib/config.js'
 import {stigmerPaths} from '../lib/paths.js'
 import {BUILTIN_PROVIDERS} from '../runtimes.js'
 import {resolveImage} from '../services/image-resolution.js'
+import {requestedRuntime} from '../services/runtime.js'
 
 export interface VersionResult {
   cli: string
@@ -16,7 +18,7 @@ export interface VersionResult {
 }
 
 export default class Version extends StigmerCommand {
-  static override description = `Shows the CLI version, the agent-runner image it expects (pinned to this CLI version: ghcr.io/stigmer/agent-runner:v<version>, or STIGMER_AGENT_RUNNER_IMAGE when set), the Node.js version and platform, and the container engine that answers, if one answers within a second (it never waits longer, and never starts an engine).`
+  static override description = `Shows the CLI version, the agent-runner image it expects (pinned to this CLI version: ghcr.io/stigmer/agent-runner:v<version>, or STIGMER_AGENT_RUNNER_IMAGE when set), the Node.js version and platform, and the container engine stigmer would use (chosen as every command chooses it: STIGMER_CONTAINER_RUNTIME, runtime: in the config file, DOCKER_HOST, otherwise Docker before Podman), if it answers within a second (version never waits longer, and never starts an engine; stigmer doctor explains a missing one).`
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
   static override summary = 'Show the CLI version and the agent-runner image it expects.'
 
@@ -53,33 +55,36 @@ export default class Version extends StigmerCommand {
     return result
   }
 
-  /** The first engine socket that answers /version within a second, without loading an engine client. */
+  /**
+   * The engine stigmer would use (same detection as every command, honouring
+   * --runtime's env/config equivalents and DOCKER_HOST), asked for /version
+   * without loading an engine client, starting one, or waiting more than a second.
+   */
   private async quickEngine(): Promise<VersionResult['engine']> {
-    const machine = currentMachine()
-    const ctx = {machine, runDir: stigmerPaths().runDir}
-    for (const provider of BUILTIN_PROVIDERS) {
-      let candidates
-      try {
-        candidates = provider.strategies(ctx).flatMap((s) => s.candidates(machine))
-      } catch {
-        continue // a malformed DOCKER_HOST: `doctor` explains it
+    const {env} = process
+    const paths = stigmerPaths(env)
+    const ctx = {machine: currentMachine(env), runDir: paths.runDir}
+    try {
+      const requested = await requestedRuntime({env})
+      const {chosen, provider} = await detect({
+        allowSpawn: false,
+        ctx,
+        providers: BUILTIN_PROVIDERS,
+        timeoutMs: 1000,
+        ...(requested ? {requested} : {}),
+      })
+      if (!chosen || !provider) return null
+      const v = await probeVersion(chosen.candidate.endpoint, 1000)
+      if (!v) return null
+      return {
+        apiVersion: v.apiVersion,
+        endpoint: chosen.candidate.endpoint.url,
+        product: v.product,
+        runtime: provider.name,
+        version: v.version,
       }
-
-      for (const candidate of candidates) {
-        if (candidate.spawnable) continue
-        const v = await probeVersion(candidate.endpoint, 1000)
-        if (v) {
-          return {
-            apiVersion: v.apiVersion,
-            endpoint: candidate.endpoint.url,
-            product: v.product,
-            runtime: /podman/i.test(v.product) ? 'podman' : provider.name,
-            version: v.version,
-          }
-        }
-      }
+    } catch {
+      return null // a malformed DOCKER_HOST, an unknown runtime name: `doctor` explains them
     }
-
-    return null
   }
 }

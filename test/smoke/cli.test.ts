@@ -157,6 +157,27 @@ describe('smoke: the built CLI', function () {
       })
     })
 
+    it('version --json names the engine stigmer would use: Docker when both answer, Podman when chosen', async () => {
+      const lab = loadLab()
+      expect(lab.engines, 'the lab runs both engines').to.include.members(['docker', 'podman'])
+      const auto = await runCli(['version', '--json'], {
+        env: {DOCKER_HOST: undefined, STIGMER_CONTAINER_RUNTIME: undefined},
+      })
+      const podman = await runCli(['version', '--json'], {
+        env: {DOCKER_HOST: undefined, STIGMER_CONTAINER_RUNTIME: 'podman'},
+      })
+      type Engine = {endpoint: string; product: string; runtime: string}
+      expect(auto.code).to.equal(0)
+      expect((auto.json as {engine: Engine}).engine).to.include({
+        endpoint: 'unix:///var/run/docker.sock',
+        runtime: 'docker',
+      })
+      expect(podman.code).to.equal(0)
+      const chosen = (podman.json as {engine: Engine}).engine
+      expect(chosen.runtime).to.equal('podman')
+      expect(chosen.product).to.match(/podman/i)
+    })
+
     it('version without --json prints lines for a person, naming version and image', async () => {
       const result = await runCli(['version'], {env: {STIGMER_AGENT_RUNNER_IMAGE: undefined}})
       expect(result.code).to.equal(0)
