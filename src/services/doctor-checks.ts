@@ -368,6 +368,17 @@ export function workspaceCheck(facts: WorkspaceFacts, input: {uid: number | unde
   }
 
   if (facts.writeError) return check('workspace', title, 'warn', `${p}${from} is writable, but ${facts.writeError}`)
+  if (input.uid === 0 && input.source === 'default' && facts.ownerUid !== undefined && facts.ownerUid !== 0) {
+    // What server start itself does as root: the container keeps the image's non-root user,
+    // and stigmer's default workspace is handed to that user so the agent-runner can write it.
+    return check(
+      'workspace',
+      title,
+      'ok',
+      `${p} is writable; owned by uid ${facts.ownerUid}: as root, server start hands its default workspace to the image's (non-root) user, which the agent-runner runs as`,
+    )
+  }
+
   if (input.uid !== undefined && facts.ownerUid !== undefined && facts.ownerUid !== input.uid) {
     return check(
       'workspace',
@@ -440,7 +451,8 @@ export function temporalCheck(input: {address: string; source: string; probe?: T
 export function imageCheck(input: {
   image: ResolvedImage
   displayName?: string
-  cli?: string
+  /** The runtime's name, for `--runtime`. */
+  runtime?: string
   present?: ImageInfo | null
   error?: Error
   skipped?: string
@@ -474,7 +486,7 @@ export function imageCheck(input: {
     title,
     'warn',
     `${which} is not present in ${input.displayName}; \`stigmer server start\` will pull it`,
-    `To fetch it now: ${input.cli ?? 'docker'} pull ${image.ref}`,
+    `To fetch it now: stigmer image pull${input.runtime ? ` --runtime ${input.runtime}` : ''}`,
   )
 }
 

@@ -417,9 +417,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     network,
     diskCheck({where: diskWhere, ...disk}),
     imageCheck({
-      cli: provider?.cli ?? 'docker',
       displayName: engineName,
       image,
+      ...(provider ? {runtime: provider.name} : {}),
       ...(present === undefined ? {} : {present}),
       ...(imageError ? {error: imageError} : {}),
       ...(notChecked

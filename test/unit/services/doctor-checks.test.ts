@@ -417,6 +417,20 @@ describe('doctor checks', () => {
       )
       expect(c.status).to.equal('warn')
     })
+
+    it("root: the default workspace owned by the image's user is what server start does, not a warning; a folder root named still warns", () => {
+      const handed = workspaceCheck(
+        {exists: true, isDirectory: true, ownerUid: 1000, path: '/root/.stigmer/data/workspace', writable: true},
+        {source: 'default', uid: 0},
+      )
+      expect(handed.status).to.equal('ok')
+      expect(handed.detail).to.match(/owned by uid 1000: as root, server start hands its default workspace/)
+      const named = workspaceCheck(
+        {exists: true, isDirectory: true, ownerUid: 1234, path: '/srv/ws', writable: true},
+        {source: 'workspace in /c.yaml', uid: 0},
+      )
+      expect(named.status).to.equal('warn')
+    })
   })
 
   describe('Temporal', () => {
@@ -478,10 +492,10 @@ describe('doctor checks', () => {
       )
     })
 
-    it('absent: a warning with the pull command', () => {
-      const c = imageCheck({cli: 'podman', displayName: 'Podman', image, present: null})
+    it("absent: a warning with stigmer's own pull command (never an engine command)", () => {
+      const c = imageCheck({displayName: 'Podman', image, present: null, runtime: 'podman'})
       expect(c.status).to.equal('warn')
-      expect(c.hint).to.equal('To fetch it now: podman pull ghcr.io/stigmer/agent-runner:v1.2.3')
+      expect(c.hint).to.equal('To fetch it now: stigmer image pull --runtime podman')
     })
 
     it('an override names its source and the pinned image', () => {
