@@ -118,7 +118,8 @@ Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, --repository with
     )
     for (const tag of outcome.tags) this.log(`  ${outcome.repository}:${tag}`)
     for (const line of held) this.log(`  (${line})`)
-    if (outcome.digest) this.log(`Pull it by digest: ${runtime.cli} pull ${outcome.repository}@${outcome.digest}`)
+    if (outcome.digest)
+      this.log(`Pull it by digest: stigmer image pull --image ${outcome.repository}@${outcome.digest}`)
     return outcome
   }
 
