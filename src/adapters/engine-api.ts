@@ -236,27 +236,61 @@ function parseBind(bind: string): Bind {
 
 /**
  * Splits the engine's multiplexed stdout/stderr stream (8-byte frame headers)
- * into lines. A container with a TTY sends a raw stream; then everything is stdout.
- * @yields one LogLine per line, in the order the engine sent them.
+ * into lines, chunk by chunk and synchronously (no promise per line: 50 MB of
+ * logs are ~600 000 lines). A container with a TTY sends a raw stream; then
+ * everything is stdout.
  */
-export async function* demuxLines(
-  stream: Readable,
-  options: {raw?: boolean; timestamps?: boolean},
-): AsyncGenerator<LogLine> {
-  let pending: Buffer = Buffer.alloc(0)
-  const partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
+export class LineDemuxer {
   // A chunk or frame may end inside a multi-byte character.
-  const decoders = {stderr: new StringDecoder('utf8'), stdout: new StringDecoder('utf8')}
-  const lines = function* (kind: 'stderr' | 'stdout', text: string): Generator<LogLine> {
-    const all = partial[kind] + text
-    const parts = all.split('\n')
-    partial[kind] = parts.pop() ?? ''
-    for (const part of parts) yield toLine(kind, part)
+  private readonly decoders = {stderr: new StringDecoder('utf8'), stdout: new StringDecoder('utf8')}
+  private readonly partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
+  private pending: Buffer = Buffer.alloc(0)
+
+  constructor(private readonly options: {raw?: boolean; timestamps?: boolean} = {}) {}
+
+  /** The lines the stream has finished by its end (a last line without a newline included). */
+  end(): LogLine[] {
+    const out: LogLine[] = []
+    for (const kind of ['stdout', 'stderr'] as const) {
+      this.partial[kind] += this.decoders[kind].end()
+      if (this.partial[kind] !== '') out.push(this.toLine(kind, this.partial[kind]))
+      this.partial[kind] = ''
+    }
+
+    return out
   }
 
-  const toLine = (kind: 'stderr' | 'stdout', raw: string): LogLine => {
+  /** The lines this chunk completes, in the order the engine sent them. */
+  push(chunk: Buffer | string): LogLine[] {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    const out: LogLine[] = []
+    if (this.options.raw) {
+      this.lines('stdout', this.decoders.stdout.write(buf), out)
+      return out
+    }
+
+    let pending = this.pending.length === 0 ? buf : Buffer.concat([this.pending, buf])
+    while (pending.length >= 8) {
+      const size = pending.readUInt32BE(4)
+      if (pending.length < 8 + size) break
+      const kind = pending[0] === 2 ? 'stderr' : 'stdout'
+      this.lines(kind, this.decoders[kind].write(pending.subarray(8, 8 + size)), out)
+      pending = pending.subarray(8 + size)
+    }
+
+    this.pending = pending
+    return out
+  }
+
+  private lines(kind: 'stderr' | 'stdout', text: string, out: LogLine[]): void {
+    const parts = (this.partial[kind] + text).split('\n')
+    this.partial[kind] = parts.pop() ?? ''
+    for (const part of parts) out.push(this.toLine(kind, part))
+  }
+
+  private toLine(kind: 'stderr' | 'stdout', raw: string): LogLine {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (options.timestamps) {
+    if (this.options.timestamps) {
       const space = line.indexOf(' ')
       if (space > 0 && /^\d{4}-\d\d-\d\dT/.test(line))
         return {stream: kind, text: line.slice(space + 1), timestamp: line.slice(0, space)}
@@ -264,30 +298,19 @@ export async function* demuxLines(
 
     return {stream: kind, text: line, timestamp: undefined}
   }
+}
 
-  for await (const chunk of stream) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
-    if (options.raw) {
-      yield* lines('stdout', decoders.stdout.write(buf))
-      continue
-    }
-
-    pending = pending.length === 0 ? buf : Buffer.concat([pending, buf])
-    while (pending.length >= 8) {
-      const type = pending[0]
-      const size = pending.readUInt32BE(4)
-      if (pending.length < 8 + size) break
-      const kind = type === 2 ? 'stderr' : 'stdout'
-      const payload = decoders[kind].write(pending.subarray(8, 8 + size))
-      pending = pending.subarray(8 + size)
-      yield* lines(kind, payload)
-    }
-  }
-
-  for (const kind of ['stdout', 'stderr'] as const) {
-    partial[kind] += decoders[kind].end()
-    if (partial[kind] !== '') yield toLine(kind, partial[kind])
-  }
+/**
+ * LineDemuxer over a whole stream.
+ * @yields one LogLine per line, in the order the engine sent them.
+ */
+export async function* demuxLines(
+  stream: Readable,
+  options: {raw?: boolean; timestamps?: boolean},
+): AsyncGenerator<LogLine> {
+  const demux = new LineDemuxer(options)
+  for await (const chunk of stream) yield* demux.push(chunk as Buffer | string)
+  yield* demux.end()
 }
 
 /**
@@ -671,7 +694,10 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       const onAbort = () => stream.destroy()
       options.signal?.addEventListener('abort', onAbort, {once: true})
       try {
-        yield* demuxLines(stream, {raw: tty, timestamps: options.timestamps ?? false})
+        // One async generator layer: each line costs one promise, not one per layer.
+        const demux = new LineDemuxer({raw: tty, timestamps: options.timestamps ?? false})
+        for await (const chunk of stream) for (const line of demux.push(chunk as Buffer | string)) yield line
+        for (const line of demux.end()) yield line
       } catch (error) {
         if (options.signal?.aborted) return
         throw error
