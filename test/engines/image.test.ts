@@ -27,6 +27,7 @@ import {
   REPO_ROOT,
   requireEngines,
   runCli,
+  type CliOptions,
   type CliResult,
   runtimeFor,
   sleep,
@@ -246,6 +247,27 @@ describe('stigmer image (real engines, lab registry)', function () {
       /** Images the later tests of this describe use: removed when it ends (track() in a test removes at the test's end). */
       const suiteImages: string[] = []
 
+      /** `stigmer image build --runtime <engine> ...args` in this describe's environment. */
+      async function build(args: string[], timeoutMs?: number): Promise<CliResult> {
+        return runCli(['image', 'build', '--runtime', engine, ...args], {
+          env,
+          ...(timeoutMs === undefined ? {} : {timeoutMs}),
+        })
+      }
+
+      /** `stigmer image push` of the fixture build to `repository`, `extra` after it; 5 minutes in this environment unless `options`. */
+      async function push(repository: string, extra: string[], options?: CliOptions): Promise<CliResult> {
+        return runCli(
+          ['image', 'push', '--runtime', engine, '--image', built.ref, '--repository', repository, ...extra],
+          options ?? {env, timeoutMs: 300_000},
+        )
+      }
+
+      /** `stigmer image pull --runtime <engine> --image <image> --json`. */
+      async function pull(image: string): Promise<CliResult> {
+        return runCli(['image', 'pull', '--runtime', engine, '--image', image, '--json'], {env, timeoutMs: 300_000})
+      }
+
       before(() => {
         runtime = runtimeFor(engine)
         authDir = tempDir(`auth-${engine}`)
@@ -278,21 +300,11 @@ describe('stigmer image (real engines, lab registry)', function () {
         suiteImages.push(ref)
         track.image(runtime, `localhost/stigmer/agent-runner:dev-${sha.slice(0, 7)}`)
         track.image(runtime, 'localhost/stigmer/agent-runner:v1.2.3')
-        const args = [
-          'image',
-          'build',
-          '--runtime',
-          engine,
-          '--source',
-          FIXTURE,
-          '--version',
-          '1.2.3',
-          '--tag',
-          ref,
-          '--json',
-        ]
-        args.push('--build-arg', `BASE_IMAGE=${lab.python}`, '--build-arg', `BUILDER_IMAGE=${lab.pythonBuilder}`)
-        const result = await runCli(args, {env, timeoutMs: BUILD_TIMEOUT})
+        const bases = ['--build-arg', `BASE_IMAGE=${lab.python}`, '--build-arg', `BUILDER_IMAGE=${lab.pythonBuilder}`]
+        const result = await build(
+          ['--source', FIXTURE, '--version', '1.2.3', '--tag', ref, '--json', ...bases],
+          BUILD_TIMEOUT,
+        )
         expectExit(result, 0)
         timings.push(`${engine}: image build of the fixture ${(result.ms / 1000).toFixed(1)}s`)
         const json = result.json as BuildJson
@@ -457,22 +469,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         const repo = `${uniqueName(`push-${engine}`)}/agent-runner`
         repos.push(repo)
         const repository = `${registry().host}/${repo}`
-        const release = await runCli(
-          [
-            'image',
-            'push',
-            '--runtime',
-            engine,
-            '--image',
-            built.ref,
-            '--repository',
-            repository,
-            '--version',
-            '1.2.3',
-            '--json',
-          ],
-          {env, timeoutMs: 300_000},
-        )
+        const release = await push(repository, ['--version', '1.2.3', '--json'])
         expectExit(release, 0)
         timings.push(`${engine}: image push of 4 tags ${(release.ms / 1000).toFixed(1)}s`)
         const json = release.json as PushJson
@@ -490,44 +487,14 @@ describe('stigmer image (real engines, lab registry)', function () {
         // The local tags the push needed are gone again.
         expect(await runtime.imageExists(`${repository}:v1.2.3`)).to.equal(false)
 
-        const rc = await runCli(
-          [
-            'image',
-            'push',
-            '--runtime',
-            engine,
-            '--image',
-            built.ref,
-            '--repository',
-            repository,
-            '--version',
-            '1.3.0-rc.1',
-            '--json',
-          ],
-          {env, timeoutMs: 300_000},
-        )
+        const rc = await push(repository, ['--version', '1.3.0-rc.1', '--json'])
         expectExit(rc, 0)
         expect((rc.json as PushJson).tags).to.deep.equal(['v1.3.0-rc.1'])
         expect(await registryTags(repo)).to.deep.equal(['latest', 'v1', 'v1.2', 'v1.2.3', 'v1.3.0-rc.1'])
         expect((await registryManifest(repo, 'latest')).digest, 'latest did not move').to.equal(digest)
 
         // A patch of an older line: v1.1.9 and v1.1, while v1 and latest stay with 1.2.3 (read from the registry's tag list).
-        const patch = await runCli(
-          [
-            'image',
-            'push',
-            '--runtime',
-            engine,
-            '--image',
-            built.ref,
-            '--repository',
-            repository,
-            '--version',
-            '1.1.9',
-            '--json',
-          ],
-          {env, timeoutMs: 300_000},
-        )
+        const patch = await push(repository, ['--version', '1.1.9', '--json'])
         expectExit(patch, 0)
         expect(patch.json).to.deep.include({
           held: [
@@ -548,10 +515,7 @@ describe('stigmer image (real engines, lab registry)', function () {
 
         const byDigest = `${repository}@${digest}`
         track.image(runtime, byDigest)
-        const pulled = await runCli(['image', 'pull', '--runtime', engine, '--image', byDigest, '--json'], {
-          env,
-          timeoutMs: 300_000,
-        })
+        const pulled = await pull(byDigest)
         expectExit(pulled, 0)
         expect(pulled.json).to.deep.include({digest, id: built.info.id, ref: byDigest})
         expect((pulled.json as {sizeBytes?: number}).sizeBytes).to.be.greaterThan(0)
@@ -561,21 +525,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         const repo = `${uniqueName(`dry-${engine}`)}/agent-runner`
         repos.push(repo)
         const repository = `${registry().host}/${repo}`
-        const dry = await runCli(
-          [
-            'image',
-            'push',
-            '--runtime',
-            engine,
-            '--image',
-            built.ref,
-            '--repository',
-            repository,
-            '--dry-run',
-            '--json',
-          ],
-          {env},
-        )
+        const dry = await push(repository, ['--dry-run', '--json'], {env})
         expectExit(dry, 0)
         expect(dry.json).to.deep.include({
           dryRun: true,
@@ -583,22 +533,7 @@ describe('stigmer image (real engines, lab registry)', function () {
           pushed: [],
           tags: [`dev-${gitHead().slice(0, 7)}`],
         })
-        const human = await runCli(
-          [
-            'image',
-            'push',
-            '--runtime',
-            engine,
-            '--image',
-            built.ref,
-            '--repository',
-            repository,
-            '--version',
-            '2.0.0',
-            '--dry-run',
-          ],
-          {env},
-        )
+        const human = await push(repository, ['--version', '2.0.0', '--dry-run'], {env})
         expectExit(human, 0)
         for (const tag of ['v2.0.0', 'v2.0', 'v2', 'latest']) expect(human.stdout).to.include(`${repository}:${tag}`)
         expect(human.stdout).to.include('Nothing was pushed')
@@ -609,21 +544,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         const repo = `${uniqueName(`badver-${engine}`)}/agent-runner`
         repos.push(repo)
         for (const version of ['1.2', 'v1.2.3.4', '1.2.3+build.1', 'latest']) {
-          const result = await runCli(
-            [
-              'image',
-              'push',
-              '--runtime',
-              engine,
-              '--image',
-              built.ref,
-              '--repository',
-              `${registry().host}/${repo}`,
-              '--version',
-              version,
-            ],
-            {env},
-          )
+          const result = await push(`${registry().host}/${repo}`, ['--version', version], {env})
           expectExit(result, 2)
         }
 
@@ -638,24 +559,10 @@ describe('stigmer image (real engines, lab registry)', function () {
         writeFileSync(join(badDir, 'auth.json'), JSON.stringify(auth))
         const repo = `${uniqueName(`denied-${engine}`)}/agent-runner`
         repos.push(repo)
-        const result = await runCli(
-          [
-            'image',
-            'push',
-            '--runtime',
-            engine,
-            '--image',
-            built.ref,
-            '--repository',
-            `${r.host}/${repo}`,
-            '--version',
-            '1.2.3',
-          ],
-          {
-            env: {...env, DOCKER_CONFIG: badDir, REGISTRY_AUTH_FILE: join(badDir, 'auth.json')},
-            timeoutMs: 120_000,
-          },
-        )
+        const result = await push(`${r.host}/${repo}`, ['--version', '1.2.3'], {
+          env: {...env, DOCKER_CONFIG: badDir, REGISTRY_AUTH_FILE: join(badDir, 'auth.json')},
+          timeoutMs: 120_000,
+        })
         expectExit(result, 24)
         expect(result.stderr).to.include(`${r.host} refused user ${r.user}: ${r.host}/${repo}:v1.2.3 was not pushed.`)
         expect(result.stderr).to.include(`stigmer image login ${r.host} --username ${r.user} --password-stdin`)
@@ -679,10 +586,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         )
         const ref = `localhost/${uniqueName('failing')}/x:never`
         track.image(runtime, ref)
-        const result = await runCli(['image', 'build', '--runtime', engine, '--source', source, '--tag', ref], {
-          env,
-          timeoutMs: 120_000,
-        })
+        const result = await build(['--source', source, '--tag', ref], 120_000)
         pruneRunImages(engine)
         expectExit(result, 22)
         expect(result.stderr).to.match(/The image build failed at step 4\/\d+:/)
@@ -696,10 +600,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         expect(stagedDirsIn(tmp)).to.deep.equal([])
         expect(await runtime.imageExists(ref)).to.equal(false)
 
-        const json = await runCli(['image', 'build', '--runtime', engine, '--source', source, '--tag', ref, '--json'], {
-          env,
-          timeoutMs: 120_000,
-        })
+        const json = await build(['--source', source, '--tag', ref, '--json'], 120_000)
         pruneRunImages(engine)
         expectExit(json, 22)
         const {error} = json.json as ErrorJson
@@ -715,7 +616,7 @@ describe('stigmer image (real engines, lab registry)', function () {
           [['--platform', 'amd64'], /os\/arch/],
         ]
         for (const [extra, message] of cases) {
-          const result = await runCli(['image', 'build', '--runtime', engine, '--source', FIXTURE, ...extra], {env})
+          const result = await build(['--source', FIXTURE, ...extra])
           expectExit(result, 2)
           expect(result.stderr).to.match(message)
         }
@@ -724,7 +625,7 @@ describe('stigmer image (real engines, lab registry)', function () {
           [['--source', join(tmp, 'missing')], /no such folder/],
           [['--source', FIXTURE, '--file', join(tmp, 'missing')], /no such file/],
         ] as Array<[string[], RegExp]>) {
-          const result = await runCli(['image', 'build', '--runtime', engine, ...extra], {env})
+          const result = await build(extra)
           expectExit(result, 2)
           expect(result.stderr).to.match(message)
         }
