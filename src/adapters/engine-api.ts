@@ -274,7 +274,11 @@ export class LineDemuxer {
       const size = pending.readUInt32BE(4)
       if (pending.length < 8 + size) break
       const kind = pending[0] === 2 ? 'stderr' : 'stdout'
-      this.lines(kind, this.decoders[kind].write(pending.subarray(8, 8 + size)), out)
+      let payload = pending.subarray(8, 8 + size)
+      // A line the engine stored in parts (Podman: a write without its newline; Docker: over
+      // 16 kB) comes as several frames, each with its own timestamp: the line keeps the first.
+      if (this.options.timestamps && this.partial[kind] !== '') payload = withoutTimestamp(payload)
+      this.lines(kind, this.decoders[kind].write(payload), out)
       pending = pending.subarray(8 + size)
     }
 
@@ -298,6 +302,14 @@ export class LineDemuxer {
 
     return {stream: kind, text: line, timestamp: undefined}
   }
+}
+
+const FRAME_TIMESTAMP = /^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d) /
+
+/** A frame's payload without the timestamp the engine put in front of it (timestamps=1). */
+function withoutTimestamp(payload: Buffer): Buffer {
+  const match = FRAME_TIMESTAMP.exec(payload.subarray(0, 48).toString('latin1'))
+  return match ? payload.subarray(match[0].length) : payload
 }
 
 /**

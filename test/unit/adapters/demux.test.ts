@@ -32,6 +32,28 @@ describe('demuxLines', () => {
     expect(lines.every((l) => l.timestamp === undefined)).to.equal(true)
   })
 
+  it('with timestamps, a line the engine stored in parts (each part with its own timestamp) is one line with the first timestamp', async () => {
+    // Podman stores print()'s text and its newline as two records when the writes are read apart;
+    // Docker splits lines over 16 kB. With timestamps=1 every part carries a timestamp.
+    const lines = await collect(
+      [
+        frame(1, '2026-11-28T10:24:46Z tick 52\n'),
+        frame(1, '2026-11-28T10:24:46.100Z tick 53'),
+        frame(2, '2026-11-28T10:24:46.150Z warn tick 53\n'),
+        frame(1, '2026-11-28T10:24:46.200Z \n'),
+        frame(1, '2026-11-28T10:24:47.000000001Z long '),
+        frame(1, '2026-11-28T10:24:47.000000002Z line\n'),
+      ],
+      {timestamps: true},
+    )
+    expect(lines).to.deep.equal([
+      {stream: 'stdout', text: 'tick 52', timestamp: '2026-11-28T10:24:46Z'},
+      {stream: 'stderr', text: 'warn tick 53', timestamp: '2026-11-28T10:24:46.150Z'},
+      {stream: 'stdout', text: 'tick 53', timestamp: '2026-11-28T10:24:46.100Z'},
+      {stream: 'stdout', text: 'long line', timestamp: '2026-11-28T10:24:47.000000001Z'},
+    ])
+  })
+
   it('reassembles frames split across chunks anywhere, even inside the 8-byte header', async () => {
     const all = Buffer.concat([frame(1, 'hello world\n'), frame(2, 'oops\n'), frame(1, 'bye\n')])
     for (const cut of [1, 3, 8, 9, 15, 20, 21, 28]) {
