@@ -76,6 +76,20 @@ export class PodmanAdapter extends EngineApiRuntime {
     await this.storeCredentials(credentials)
   }
 
+  /**
+   * Podman 4 refuses to stop or force-remove a container that its restart policy
+   * has between a crash and the restart ("could not be stopped ... container state
+   * improper"): the state settles within moments, so ask again. What `server stop`
+   * and a replacing `server start` meet when the agent-runner keeps crashing.
+   */
+  override async removeContainer(id: string, options: {force?: boolean} = {}): Promise<void> {
+    await whenSettled(() => super.removeContainer(id, options))
+  }
+
+  override async stopContainer(id: string, options: {timeoutSeconds?: number} = {}): Promise<void> {
+    await whenSettled(() => super.stopContainer(id, options))
+  }
+
   /** Podman 4 refuses 'host-gateway' in extra hosts (Podman 5 knows it): put the host's address in its place. */
   override async createContainer(spec: ContainerSpec): Promise<string> {
     if (!Object.values(spec.extraHosts ?? {}).includes('host-gateway')) return super.createContainer(spec)
@@ -369,6 +383,23 @@ export class PodmanAdapter extends EngineApiRuntime {
       return {digest, ref: parsed.ref}
     } finally {
       rmSync(dir, {force: true, recursive: true})
+    }
+  }
+}
+
+const IMPROPER_STATE = /container state improper|could not be stopped/i
+
+/** Runs an operation again (up to ~2.5 s in all) while Podman reports the container in passing between states. */
+async function whenSettled(operation: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await operation()
+      return
+    } catch (error) {
+      if (attempt >= 8 || !(error instanceof RuntimeError) || !IMPROPER_STATE.test(error.message)) throw error
+      await new Promise((resolve) => {
+        setTimeout(resolve, 75 * attempt)
+      })
     }
   }
 }

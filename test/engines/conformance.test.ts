@@ -553,6 +553,24 @@ for (const engine of ENGINES) {
         expect((await rt.inspectContainer(plain))!.restartCount).to.equal(0)
       })
 
+      it('stopContainer and removeContainer force take away a container that crash-loops under its restart policy', async () => {
+        // What `server stop` / a replacing `server start` meet when the agent-runner keeps crashing.
+        // The engine may be between a crash and the restart at any moment (Podman 4 then refused
+        // the removal in about one try in three): try several moments.
+        for (const [i, delayMs] of [0, 100, 250, 500, 1000, 0, 100, 250, 500, 1000].entries()) {
+          const id = await run({command: ['/bin/sh', '-c', 'echo crashing; exit 1'], restartPolicy: 'unless-stopped'})
+          await waitFor('a restart', async () => {
+            const i = await rt.inspectContainer(id)
+            return i && i.restartCount >= 1 ? i : undefined
+          })
+          await sleep(delayMs)
+          // As `server stop` does it (stop, then remove), and as a replacing start does (remove at once).
+          if (i % 2 === 1) await rt.stopContainer(id, {timeoutSeconds: 1})
+          await rt.removeContainer(id, {force: true})
+          expect(await rt.inspectContainer(id), `removed ${delayMs} ms after a restart`).to.equal(undefined)
+        }
+      })
+
       it('a container whose main process exits: status exited, its exit code, finishedAt, not OOM-killed', async () => {
         const image = await busyboxImage(rt, exitsAtOnce(3))
         const id = await run({command: 'image', image})
