@@ -436,6 +436,9 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   async createContainer(spec: ContainerSpec): Promise<string> {
     const info = await this.info()
     const binds = spec.binds.map((b) => this.formatBind(b, info))
+    if (spec.ports?.length && spec.network === 'host')
+      throw new RuntimeError('unsupported', `Container ${spec.name}: ports are published with bridge networking only.`)
+    const ports = (spec.ports ?? []).map((p) => ({...p, key: `${p.containerPort}/${p.protocol ?? 'tcp'}`}))
     const body: Dockerode.ContainerCreateOptions = {
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       HostConfig: {
@@ -445,8 +448,16 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
           ? {ExtraHosts: Object.entries(spec.extraHosts).map(([h, a]) => `${h}:${this.hostAddress(a)}`)}
           : {}),
         ...(spec.restartPolicy ? {RestartPolicy: {Name: spec.restartPolicy}} : {}),
+        ...(ports.length > 0
+          ? {
+              PortBindings: Object.fromEntries(
+                ports.map((p) => [p.key, [{HostIp: p.hostIp ?? '127.0.0.1', HostPort: String(p.hostPort)}]]),
+              ),
+            }
+          : {}),
         ...this.hostConfigExtras(spec, info),
       },
+      ...(ports.length > 0 ? {ExposedPorts: Object.fromEntries(ports.map((p) => [p.key, {}]))} : {}),
       Image: spec.image,
       Labels: {...spec.labels},
       name: spec.name,

@@ -166,6 +166,15 @@ export interface Bind {
 
 export type NetworkMode = 'bridge' | 'host'
 
+/** A container port published on the host (bridge networking; host networking needs none). */
+export interface PortBinding {
+  readonly containerPort: number
+  readonly hostPort: number
+  /** Host address to listen on. Default 127.0.0.1: this machine only, never the whole network. */
+  readonly hostIp?: string
+  readonly protocol?: 'tcp' | 'udp'
+}
+
 export type RestartPolicy = 'always' | 'no' | 'on-failure' | 'unless-stopped'
 
 export interface ContainerSpec {
@@ -176,6 +185,8 @@ export interface ContainerSpec {
   readonly network: NetworkMode
   /** name -> address. The special address 'host-gateway' maps to the host. */
   readonly extraHosts?: Readonly<Record<string, string>>
+  /** Ports published on the host; with bridge networking only. */
+  readonly ports?: readonly PortBinding[]
   /** "uid:gid" or a user name; undefined keeps the image's USER. */
   readonly user?: string
   /** Rootless Podman: map the invoking user to the same uid inside (--userns=keep-id). */

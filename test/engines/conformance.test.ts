@@ -7,8 +7,8 @@
 import {expect} from 'chai'
 import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {createServer, get as httpGet, type Server} from 'node:http'
-import {type AddressInfo} from 'node:net'
-import {tmpdir} from 'node:os'
+import {type AddressInfo, createServer as createNetServer} from 'node:net'
+import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import type {
@@ -26,6 +26,7 @@ import {RuntimeError} from '../../src/adapters/errors.js'
 import {startPodmanService} from '../../src/adapters/podman-service.js'
 import {PodmanAdapter} from '../../src/adapters/podman.js'
 import {probeEndpoint} from '../../src/detection/probe.js'
+import {canConnect} from '../../src/lib/tcp.js'
 import {
   busyboxImage,
   engineEndpoint,
@@ -91,6 +92,32 @@ async function hostServer(body: string, host: string): Promise<{port: number; se
     server.listen(0, host, resolve)
   })
   return {port: (server.address() as AddressInfo).port, server}
+}
+
+/** A TCP port nobody listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const {port} = server.address() as AddressInfo
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve())
+  })
+  return port
+}
+
+/** GET a URL from this machine; the body as text (any status). */
+async function httpText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => {
+        text += c.toString()
+      })
+      res.on('end', () => resolve(text))
+    }).on('error', reject)
+  })
 }
 
 async function closeServer(server: Server): Promise<void> {
@@ -520,6 +547,42 @@ for (const engine of ENGINES) {
         } finally {
           await closeServer(server)
         }
+      })
+
+      it("ports: a bridge container's published port answers on this machine's 127.0.0.1, not on its other addresses; host networking refuses ports", async () => {
+        const hostPort = await freePort()
+        await run({
+          command: [
+            '/bin/sh',
+            '-c',
+            'mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 8080 -h /www',
+          ],
+          network: 'bridge',
+          ports: [{containerPort: 8080, hostPort}],
+        })
+        const body = await waitFor('the published port to answer', () =>
+          httpText(`http://127.0.0.1:${hostPort}/`).catch(() => undefined),
+        )
+        expect(body.trim()).to.equal('published')
+        const outside = Object.values(networkInterfaces())
+          .flat()
+          .find((a) => a && a.family === 'IPv4' && !a.internal)?.address
+        if (outside) expect(await canConnect(`${outside}:${hostPort}`, 1000), outside).to.equal(false)
+        const refused = await rt
+          .createContainer({
+            binds: [],
+            env: {},
+            image: busybox,
+            labels: TEST_LABELS,
+            name: uniqueName(engine.name),
+            network: 'host',
+            ports: [{containerPort: 8080, hostPort}],
+          })
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          )
+        expect(refused).to.be.instanceOf(RuntimeError).and.have.property('reason', 'unsupported')
       })
 
       it('extraHosts with host-gateway: the name resolves inside a bridge container and reaches the host', async () => {

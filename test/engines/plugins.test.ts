@@ -162,6 +162,7 @@ describe('plugins', function () {
             alreadyRunning: boolean
             image: string
             name: string
+            network: string
             runtime: string
           }
           expect(result).to.deep.include({
@@ -169,6 +170,7 @@ describe('plugins', function () {
             alreadyRunning: false,
             image: standin,
             name: CONTAINER,
+            network: 'host',
             runtime: engine,
           })
           expect(await answers(port), `localhost:${port} answers`).to.equal(true)
@@ -250,6 +252,47 @@ describe('plugins', function () {
             .to.include('CONTAINER_EXITED')
             .and.include('temporal-standin-crashed-on-purpose')
           await removeLeftover()
+        })
+
+        it('`temporal start --network bridge` (what VM engines get): both ports published on 127.0.0.1, and a server answers there', async () => {
+          const r = await cli([
+            'temporal',
+            'start',
+            '--image',
+            standin,
+            '--runtime',
+            engine,
+            '--network',
+            'bridge',
+            '--json',
+            ...portFlags(),
+          ])
+          expect(r.code, out(r)).to.equal(0)
+          expect(r.json).to.deep.include({address: `localhost:${port}`, alreadyRunning: false, network: 'bridge'})
+          const info = await runtime.inspectContainer(CONTAINER)
+          expect(info?.network).to.not.equal('host')
+          expect(await answers(port), `localhost:${port} answers`).to.equal(true)
+          const status = await cli(['temporal', 'status', '--runtime', engine, '--json'])
+          expect(status.code, out(status)).to.equal(0)
+          expect(status.json).to.deep.include({answering: true, running: true})
+          // The same again with host networking is a different container: a conflict to resolve, not a silent swap.
+          const host = await cli([
+            'temporal',
+            'start',
+            '--image',
+            standin,
+            '--runtime',
+            engine,
+            '--network',
+            'host',
+            '--json',
+            ...portFlags(),
+          ])
+          expect(host.code, out(host)).to.equal(2)
+          expect(host.stdout + host.stderr).to.include('TEMPORAL_CONFLICT')
+          const stop = await cli(['temporal', 'stop', '--runtime', engine, '--json'])
+          expect(stop.code, out(stop)).to.equal(0)
+          await waitFor(`localhost:${port} to close`, async () => !(await answers(port)), {timeoutMs: 10_000})
         })
 
         it('`plugins uninstall` removes it: its commands are gone', async () => {

@@ -1,10 +1,14 @@
 /**
  * A Temporal development server (`temporal server start-dev`) as a container named
  * stigmer-temporal, on whatever engine stigmer uses, through the same ContainerRuntime
- * as `stigmer server`. Host networking, so localhost:7233 (gRPC) and localhost:8233 (the
- * web UI) answer on the host, where `stigmer server start` looks for Temporal by default.
+ * as `stigmer server`, so that localhost:7233 (gRPC) and localhost:8233 (the web UI)
+ * answer on this machine, where `stigmer server start` looks for Temporal by default:
+ * host networking where the engine runs containers on this machine (Linux), its ports
+ * published on 127.0.0.1 where it runs them in a VM (Docker Desktop, Podman machine).
  */
 import type {ContainerInfo, ContainerRuntime, ContainerSpec, ProgressEvent} from '@stigmer/cli/plugin-api'
+
+import {connect} from 'node:net'
 
 import {api} from './host.js'
 
@@ -16,15 +20,35 @@ export const LABEL = 'io.stigmer.plugin'
 const PORT_LABEL = 'io.stigmer.temporal.port'
 const UI_PORT_LABEL = 'io.stigmer.temporal.ui-port'
 
+export type TemporalNetwork = 'bridge' | 'host'
+
 export interface TemporalOptions {
   readonly image: string
   readonly port: number
   /** Web UI port; the dev server's default is port + 1000. */
   readonly uiPort: number
+  /** host: the host's network; bridge: both ports published on the host's 127.0.0.1. */
+  readonly network: TemporalNetwork
 }
 
-/** The container: `temporal server start-dev` listening on all addresses, on the host's network. */
+/**
+ * Host networking puts the ports on this machine only where the engine runs containers
+ * directly on it (Linux). Docker Desktop, a Podman machine or Colima run them in a VM,
+ * whose localhost is not this machine's: there the ports are published instead.
+ */
+export function networkFor(
+  engine: {displayName: string; inVm: boolean},
+  asked?: TemporalNetwork,
+): {mode: TemporalNetwork; reason: string} {
+  if (asked) return {mode: asked, reason: `${asked} networking was asked for (--network)`}
+  return engine.inVm
+    ? {mode: 'bridge', reason: `${engine.displayName} runs containers in a VM: the ports are published on 127.0.0.1`}
+    : {mode: 'host', reason: `${engine.displayName} runs containers on this machine: host networking`}
+}
+
+/** The container: `temporal server start-dev` listening on all its addresses. */
 export function temporalSpec(options: TemporalOptions): ContainerSpec {
+  const bridge = options.network === 'bridge'
   return {
     binds: [],
     command: [
@@ -41,7 +65,15 @@ export function temporalSpec(options: TemporalOptions): ContainerSpec {
     image: options.image,
     labels: {[LABEL]: 'temporal', [PORT_LABEL]: String(options.port), [UI_PORT_LABEL]: String(options.uiPort)},
     name: CONTAINER_NAME,
-    network: 'host',
+    network: options.network,
+    ...(bridge
+      ? {
+          ports: [
+            {containerPort: options.port, hostPort: options.port},
+            {containerPort: options.uiPort, hostPort: options.uiPort},
+          ],
+        }
+      : {}),
     restartPolicy: 'no',
     stopTimeoutSeconds: 10,
   }
@@ -49,6 +81,11 @@ export function temporalSpec(options: TemporalOptions): ContainerSpec {
 
 export function address(port: number): string {
   return `localhost:${port}`
+}
+
+/** host, or bridge for any other network an engine names (Podman may name its default one). */
+export function networkOf(info: Pick<ContainerInfo, 'network'>): TemporalNetwork {
+  return info.network === 'host' ? 'host' : 'bridge'
 }
 
 /** Where the container says it listens (its labels), else the default. */
@@ -64,6 +101,7 @@ export interface StartResult {
   readonly runtime: string
   readonly address: string
   readonly ui: string
+  readonly network: TemporalNetwork
   readonly alreadyRunning: boolean
   readonly pulled: boolean
   readonly seconds: number
@@ -75,7 +113,7 @@ export interface StartContext {
   readonly onProgress?: (event: ProgressEvent) => void
   readonly signal?: AbortSignal
   readonly timeoutMs: number
-  /** Overridable for tests. */
+  /** Whether the server answers at an address; overridable for tests. */
   readonly answers?: (address: string) => Promise<boolean>
   readonly sleep?: (ms: number) => Promise<void>
 }
@@ -91,7 +129,7 @@ const wait = (ms: number) =>
  */
 export async function startTemporal(options: TemporalOptions, ctx: StartContext): Promise<StartResult> {
   const {runtime} = ctx
-  const answers = ctx.answers ?? ((a: string) => api.canConnect(a, 1000))
+  const answers = ctx.answers ?? ((a: string) => speaks(a, 1000))
   const sleep = ctx.sleep ?? wait
   const started = Date.now()
   const probe = `127.0.0.1:${options.port}`
@@ -101,6 +139,7 @@ export async function startTemporal(options: TemporalOptions, ctx: StartContext)
     id,
     image: options.image,
     name: CONTAINER_NAME,
+    network: options.network,
     pulled,
     runtime: runtime.name,
     seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -109,13 +148,17 @@ export async function startTemporal(options: TemporalOptions, ctx: StartContext)
 
   const existing = await runtime.inspectContainer(CONTAINER_NAME)
   if (existing?.running) {
-    if (existing.image === options.image && portOf(existing) === options.port) {
+    if (
+      existing.image === options.image &&
+      portOf(existing) === options.port &&
+      networkOf(existing) === options.network
+    ) {
       await waitForPort(existing.id, probe, {...ctx, answers, sleep}, started)
       return result(existing.id, true, false)
     }
 
     throw new api.StigmerError(
-      `${CONTAINER_NAME} is already running with ${existing.image} on port ${portOf(existing)}, not ${options.image} on port ${options.port}.`,
+      `${CONTAINER_NAME} is already running with ${existing.image} on port ${portOf(existing)} (${networkOf(existing)} networking), not ${options.image} on port ${options.port} (${options.network}).`,
       {
         code: 'TEMPORAL_CONFLICT',
         exit: api.ExitCode.USAGE,
@@ -125,7 +168,8 @@ export async function startTemporal(options: TemporalOptions, ctx: StartContext)
     )
   }
 
-  if (await answers(probe)) {
+  // Anything accepting connections there is in the way, whether it speaks or not.
+  if (await api.canConnect(probe, 1000)) {
     throw new api.StigmerError(
       `Something else already listens on ${address(options.port)}: it is not stigmer's Temporal container.`,
       {
@@ -259,14 +303,14 @@ export interface StatusResult {
   readonly running: boolean
   readonly image: string | undefined
   readonly address: string
-  /** Whether localhost:<port> accepts connections. */
+  /** Whether a server answers at localhost:<port> (not just a port forwarder accepting connections). */
   readonly answering: boolean
   readonly startedAt: string | undefined
 }
 
 export async function temporalStatus(
   runtime: ContainerRuntime,
-  answers: (address: string) => Promise<boolean> = (a) => api.canConnect(a, 1000),
+  answers: (address: string) => Promise<boolean> = (a) => speaks(a, 1000),
 ): Promise<StatusResult> {
   const info = await runtime.inspectContainer(CONTAINER_NAME)
   const port = info ? portOf(info) : DEFAULT_PORT
@@ -288,15 +332,32 @@ export function statusExitCode(status: Pick<StatusResult, 'answering' | 'running
   return status.answering ? api.ExitCode.OK : api.ExitCode.NOT_HEALTHY
 }
 
+/** HTTP/2's client connection preface and an empty SETTINGS frame: what a gRPC client sends first. */
+const HTTP2_HELLO = Buffer.concat([
+  Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+])
+
 /**
- * Host networking reaches the host only where the engine runs containers directly on it
- * (Linux). Docker Desktop, a Podman machine or Colima run them in a VM, where it would not,
- * unless the user turned host networking on there and says so with --network host.
+ * Whether a server answers at host:port: it sends something back to a gRPC client's
+ * greeting (Temporal answers with its own SETTINGS). A port that merely accepts the
+ * connection is not enough: the engines' port forwarders accept at once, before the
+ * server in the container listens, then hang up.
  */
-export function networkProblem(
-  engine: {displayName: string; inVm: boolean},
-  explicitHost: boolean,
-): string | undefined {
-  if (!engine.inVm || explicitHost) return undefined
-  return `${engine.displayName} runs containers in a VM: with host networking, the VM's localhost:7233 is not this machine's.`
+export async function speaks(hostPort: string, timeoutMs: number): Promise<boolean> {
+  const colon = hostPort.lastIndexOf(':')
+  return new Promise((resolve) => {
+    const socket = connect({host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1))})
+    const done = (answered: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answered)
+    }
+
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => socket.write(HTTP2_HELLO))
+    socket.once('data', () => done(true))
+    socket.once('error', () => done(false))
+    socket.once('close', () => done(false))
+  })
 }

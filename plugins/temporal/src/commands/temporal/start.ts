@@ -1,10 +1,19 @@
 import {api} from '../../host.js'
-import {DEFAULT_IMAGE, DEFAULT_PORT, networkProblem, type StartResult, startTemporal} from '../../temporal.js'
+import {
+  DEFAULT_IMAGE,
+  DEFAULT_PORT,
+  networkFor,
+  type StartResult,
+  startTemporal,
+  type TemporalNetwork,
+} from '../../temporal.js'
 
 const {Flags} = api
 
 export default class TemporalStart extends api.StigmerCommand {
-  static override description = `Runs \`temporal server start-dev\` in a container named stigmer-temporal on the engine stigmer uses (Docker or Podman, or --runtime), with host networking, and waits until localhost:7233 answers: what \`stigmer server start\` expects by default. The web UI is on localhost:8233. The server keeps its data in memory: \`stigmer temporal stop\` discards it.
+  static override description = `Runs \`temporal server start-dev\` in a container named stigmer-temporal on the engine stigmer uses (Docker or Podman, or --runtime), and waits until a server answers at localhost:7233: what \`stigmer server start\` expects by default. The web UI is on localhost:8233. The server keeps its data in memory: \`stigmer temporal stop\` discards it.
+
+Networking: host networking where the engine runs containers on this machine (Linux); where it runs them in a VM (Docker Desktop, Podman machine, Colima) both ports are published on 127.0.0.1 instead (bridge networking), since the VM's localhost is not this machine's. --network overrides.
 
 Already running with the same image and port: nothing to do. Something else on the port: exit 1 with what to do. The image is pulled once when missing.`
   static override examples = [
@@ -19,8 +28,8 @@ Already running with the same image and port: nothing to do. Something else on t
     }),
     network: Flags.string({
       description:
-        'Use host networking even where the engine runs in a VM (Docker Desktop with host networking turned on).',
-      options: ['host'],
+        'host: the host network (Linux; Docker Desktop with host networking turned on). bridge: publish the ports on 127.0.0.1. Default: host where the engine runs containers on this machine, bridge where it runs them in a VM.',
+      options: ['host', 'bridge'],
     }),
     port: Flags.integer({default: DEFAULT_PORT, description: 'gRPC port on localhost.', max: 65_534, min: 1}),
     runtime: api.runtimeFlag,
@@ -34,28 +43,19 @@ Already running with the same image and port: nothing to do. Something else on t
     const {flags} = await this.parse(TemporalStart)
     const {runtime} = await this.runtime(flags.runtime)
     const engine = await runtime.info()
-    const problem = networkProblem({displayName: runtime.displayName, inVm: engine.inVm}, flags.network === 'host')
-    if (problem) {
-      throw new api.StigmerError(problem, {
-        code: 'TEMPORAL_NETWORK',
-        exit: api.ExitCode.USAGE,
-        kind: 'user',
-        suggestions: [
-          'Run Temporal on this machine instead: brew install temporal && temporal server start-dev',
-          'Or turn on host networking in Docker Desktop (Settings > Resources > Network), then: stigmer temporal start --network host',
-        ],
-      })
-    }
-
+    const network = networkFor(
+      {displayName: runtime.displayName, inVm: engine.inVm},
+      flags.network as TemporalNetwork | undefined,
+    )
     const uiPort = flags['ui-port'] ?? flags.port + 1000
     const result = await startTemporal(
-      {image: flags.image, port: flags.port, uiPort},
+      {image: flags.image, network: network.mode, port: flags.port, uiPort},
       {note: (m) => this.note(m), runtime, signal: this.signal, timeoutMs: flags.timeout * 1000},
     )
     this.log(
       result.alreadyRunning
         ? `Temporal is already running at ${result.address} (${result.name}, ${result.image}).`
-        : `Temporal is running at ${result.address}; web UI ${result.ui} (${result.name} on ${runtime.displayName}, ready in ${result.seconds} s).`,
+        : `Temporal is running at ${result.address}; web UI ${result.ui} (${result.name} on ${runtime.displayName}, ${network.reason}; ready in ${result.seconds} s).`,
     )
     return result
   }
