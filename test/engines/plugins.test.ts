@@ -142,6 +142,14 @@ describe('plugins', function () {
 
       const portFlags = () => (port === 7233 ? [] : ['--port', String(port)])
 
+      /** `stigmer temporal SUB --runtime RUNTIME --json EXTRA...` with this suite's environment. */
+      const temporalCli = (sub: 'start' | 'status' | 'stop', extra: string[] = [], runtimeName: string = engine) =>
+        cli(['temporal', sub, '--runtime', runtimeName, '--json', ...extra])
+
+      /** `temporal start` of an image (the stand-in by default) on this suite's port. */
+      const startTemporal = (extra: string[] = [], image = standin, runtimeName: string = engine) =>
+        temporalCli('start', ['--image', image, ...portFlags(), ...extra], runtimeName)
+
       describe('the Temporal plugin, installed from its packed tarball', () => {
         it('`plugins install file:<tgz>` puts it in the data dir and `plugins --json` lists it', async () => {
           const r = await cli(['plugins', 'install', `file:${packedPlugin}`])
@@ -155,7 +163,7 @@ describe('plugins', function () {
 
         it(`\`temporal start --image <stand-in> --runtime ${engine}\`: the port answers on the host`, async () => {
           expect(await answers(port), `something already listens on ${port}`).to.equal(false)
-          const r = await cli(['temporal', 'start', '--image', standin, '--runtime', engine, '--json', ...portFlags()])
+          const r = await startTemporal()
           expect(r.code, out(r)).to.equal(0)
           const result = r.json as {
             address: string
@@ -183,14 +191,14 @@ describe('plugins', function () {
 
         it('`temporal start` again: already running, nothing to do', async () => {
           const before = (await runtime.inspectContainer(CONTAINER))!.id
-          const r = await cli(['temporal', 'start', '--image', standin, '--runtime', engine, '--json', ...portFlags()])
+          const r = await startTemporal()
           expect(r.code, out(r)).to.equal(0)
           expect((r.json as {alreadyRunning: boolean; id: string}).alreadyRunning).to.equal(true)
           expect((await runtime.inspectContainer(CONTAINER))!.id).to.equal(before)
         })
 
         it('`temporal status --json`: running and answering, exit 0', async () => {
-          const r = await cli(['temporal', 'status', '--runtime', engine, '--json'])
+          const r = await temporalCli('status')
           expect(r.code, out(r)).to.equal(0)
           expect(r.json).to.deep.include({
             address: `localhost:${port}`,
@@ -203,15 +211,15 @@ describe('plugins', function () {
         })
 
         it('`temporal stop`: the container is gone and the port closed; status then exits 3', async () => {
-          const r = await cli(['temporal', 'stop', '--runtime', engine, '--json'])
+          const r = await temporalCli('stop')
           expect(r.code, out(r)).to.equal(0)
           expect(r.json).to.deep.include({stopped: true})
           expect(await runtime.inspectContainer(CONTAINER)).to.equal(undefined)
           await waitFor(`localhost:${port} to close`, async () => !(await answers(port)), {timeoutMs: 10_000})
-          const status = await cli(['temporal', 'status', '--runtime', engine, '--json'])
+          const status = await temporalCli('status')
           expect(status.code, out(status)).to.equal(3)
           expect(status.json).to.deep.include({running: false, state: 'absent'})
-          const again = await cli(['temporal', 'stop', '--runtime', engine, '--json'])
+          const again = await temporalCli('stop')
           expect(again.code, out(again)).to.equal(0)
           expect(again.json).to.deep.include({stopped: false})
         })
@@ -222,16 +230,7 @@ describe('plugins', function () {
             server.listen(port, '127.0.0.1', resolve)
           })
           try {
-            const r = await cli([
-              'temporal',
-              'start',
-              '--image',
-              standin,
-              '--runtime',
-              engine,
-              '--json',
-              ...portFlags(),
-            ])
+            const r = await startTemporal()
             expect(r.code, out(r)).to.equal(1)
             expect(r.stdout + r.stderr).to.include('PORT_IN_USE')
             expect(await runtime.inspectContainer(CONTAINER)).to.equal(undefined)
@@ -246,7 +245,7 @@ describe('plugins', function () {
           const exiting = await busyboxImage(runtime, {
             lines: [`ENTRYPOINT ["/bin/sh", "-c", "echo temporal-standin-crashed-on-purpose; exit 3", "temporal"]`],
           })
-          const r = await cli(['temporal', 'start', '--image', exiting, '--runtime', engine, '--json', ...portFlags()])
+          const r = await startTemporal([], exiting)
           expect(r.code, out(r)).to.equal(32)
           expect(r.stdout + r.stderr)
             .to.include('CONTAINER_EXITED')
@@ -255,42 +254,20 @@ describe('plugins', function () {
         })
 
         it('`temporal start --network bridge` (what VM engines get): both ports published on 127.0.0.1, and a server answers there', async () => {
-          const r = await cli([
-            'temporal',
-            'start',
-            '--image',
-            standin,
-            '--runtime',
-            engine,
-            '--network',
-            'bridge',
-            '--json',
-            ...portFlags(),
-          ])
+          const r = await startTemporal(['--network', 'bridge'])
           expect(r.code, out(r)).to.equal(0)
           expect(r.json).to.deep.include({address: `localhost:${port}`, alreadyRunning: false, network: 'bridge'})
           const info = await runtime.inspectContainer(CONTAINER)
           expect(info?.network).to.not.equal('host')
           expect(await answers(port), `localhost:${port} answers`).to.equal(true)
-          const status = await cli(['temporal', 'status', '--runtime', engine, '--json'])
+          const status = await temporalCli('status')
           expect(status.code, out(status)).to.equal(0)
           expect(status.json).to.deep.include({answering: true, running: true})
           // The same again with host networking is a different container: a conflict to resolve, not a silent swap.
-          const host = await cli([
-            'temporal',
-            'start',
-            '--image',
-            standin,
-            '--runtime',
-            engine,
-            '--network',
-            'host',
-            '--json',
-            ...portFlags(),
-          ])
+          const host = await startTemporal(['--network', 'host'])
           expect(host.code, out(host)).to.equal(2)
           expect(host.stdout + host.stderr).to.include('TEMPORAL_CONFLICT')
-          const stop = await cli(['temporal', 'stop', '--runtime', engine, '--json'])
+          const stop = await temporalCli('stop')
           expect(stop.code, out(stop)).to.equal(0)
           await waitFor(`localhost:${port} to close`, async () => !(await answers(port)), {timeoutMs: 10_000})
         })
@@ -316,21 +293,12 @@ describe('plugins', function () {
         })
 
         it('its commands run from the folder: start, status, stop', async () => {
-          const start = await cli([
-            'temporal',
-            'start',
-            '--image',
-            standin,
-            '--runtime',
-            engine,
-            '--json',
-            ...portFlags(),
-          ])
+          const start = await startTemporal()
           expect(start.code, out(start)).to.equal(0)
           expect(await answers(port)).to.equal(true)
-          const status = await cli(['temporal', 'status', '--runtime', engine, '--json'])
+          const status = await temporalCli('status')
           expect(status.code, out(status)).to.equal(0)
-          const stop = await cli(['temporal', 'stop', '--runtime', engine, '--json'])
+          const stop = await temporalCli('stop')
           expect(stop.code, out(stop)).to.equal(0)
           expect(stop.json).to.deep.include({stopped: true})
         })
@@ -362,22 +330,13 @@ describe('plugins', function () {
           })
 
           it('`--runtime docker-alias` selects it, and the plugin commands run through it', async () => {
-            const start = await cli([
-              'temporal',
-              'start',
-              '--image',
-              standin,
-              '--runtime',
-              'docker-alias',
-              '--json',
-              ...portFlags(),
-            ])
+            const start = await startTemporal([], standin, 'docker-alias')
             expect(start.code, out(start)).to.equal(0)
             expect((start.json as {runtime: string}).runtime).to.equal('docker-alias')
             expect(await answers(port)).to.equal(true)
-            const status = await cli(['temporal', 'status', '--runtime', 'docker-alias', '--json'])
+            const status = await temporalCli('status', [], 'docker-alias')
             expect(status.json).to.deep.include({answering: true, runtime: 'docker-alias'})
-            const stop = await cli(['temporal', 'stop', '--runtime', 'docker-alias', '--json'])
+            const stop = await temporalCli('stop', [], 'docker-alias')
             expect(stop.json).to.deep.include({runtime: 'docker-alias', stopped: true})
           })
 
