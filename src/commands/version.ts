@@ -4,9 +4,9 @@ import {currentMachine} from '../detection/machine.js'
 import {probeVersion} from '../detection/probe.js'
 import {loadConfig} from '../lib/config.js'
 import {stigmerPaths} from '../lib/paths.js'
-import {BUILTIN_PROVIDERS} from '../runtimes.js'
+import {BUILTIN_PROVIDERS, type RuntimeContext} from '../runtimes.js'
 import {resolveImage} from '../services/image-resolution.js'
-import {requestedRuntime} from '../services/runtime.js'
+import {explicitRuntimeChoice} from '../services/runtime.js'
 
 export interface VersionResult {
   cli: string
@@ -26,9 +26,13 @@ export default class Version extends StigmerCommand {
     await this.parse(Version)
     const cli = this.config.version
     const {env} = process
-    const config = await loadConfig(stigmerPaths(env).configFile)
+    const paths = stigmerPaths(env)
+    const config = await loadConfig(paths.configFile)
     const image = resolveImage({cliVersion: cli, config, env})
-    const engine = await this.quickEngine()
+    const engine = await this.quickEngine(
+      {machine: currentMachine(env), runDir: paths.runDir},
+      explicitRuntimeChoice(undefined, env, config, paths.configFile),
+    )
     const result: VersionResult = {
       arch: process.arch,
       cli,
@@ -60,12 +64,11 @@ export default class Version extends StigmerCommand {
    * --runtime's env/config equivalents and DOCKER_HOST), asked for /version
    * without loading an engine client, starting one, or waiting more than a second.
    */
-  private async quickEngine(): Promise<VersionResult['engine']> {
-    const {env} = process
-    const paths = stigmerPaths(env)
-    const ctx = {machine: currentMachine(env), runDir: paths.runDir}
+  private async quickEngine(
+    ctx: RuntimeContext,
+    requested: undefined | {name: string; source: string},
+  ): Promise<VersionResult['engine']> {
     try {
-      const requested = await requestedRuntime({env})
       const {chosen, provider} = await detect({
         allowSpawn: false,
         ctx,
