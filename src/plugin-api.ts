@@ -39,7 +39,7 @@ export {
 export {ExitCode, type ExitCodeName} from './lib/exit-codes.js'
 export {runtimeFlag} from './lib/flags.js'
 export {parseImageRef} from './lib/image-ref.js'
-export {canConnect} from './lib/tcp.js'
+export {canConnect, grpcAnswers} from './lib/tcp.js'
 export {dockerProvider, podmanProvider, type RuntimeContext, type RuntimeProvider} from './runtimes.js'
 export {getRuntime, type ResolvedRuntime, runtimeProviders, type SelectOptions} from './services/runtime.js'
 export * as Args from '@oclif/core/args'

@@ -8,8 +8,6 @@
  */
 import type {ContainerInfo, ContainerRuntime, ContainerSpec, ProgressEvent} from '@stigmer/cli/plugin-api'
 
-import {connect} from 'node:net'
-
 import {api} from './host.js'
 
 export const CONTAINER_NAME = 'stigmer-temporal'
@@ -129,7 +127,7 @@ const wait = (ms: number) =>
  */
 export async function startTemporal(options: TemporalOptions, ctx: StartContext): Promise<StartResult> {
   const {runtime} = ctx
-  const answers = ctx.answers ?? ((a: string) => speaks(a, 1000))
+  const answers = ctx.answers ?? ((a: string) => api.grpcAnswers(a, 1000))
   const sleep = ctx.sleep ?? wait
   const started = Date.now()
   const probe = `127.0.0.1:${options.port}`
@@ -310,7 +308,7 @@ export interface StatusResult {
 
 export async function temporalStatus(
   runtime: ContainerRuntime,
-  answers: (address: string) => Promise<boolean> = (a) => speaks(a, 1000),
+  answers: (address: string) => Promise<boolean> = (a) => api.grpcAnswers(a, 1000),
 ): Promise<StatusResult> {
   const info = await runtime.inspectContainer(CONTAINER_NAME)
   const port = info ? portOf(info) : DEFAULT_PORT
@@ -330,34 +328,4 @@ export async function temporalStatus(
 export function statusExitCode(status: Pick<StatusResult, 'answering' | 'running'>): number {
   if (!status.running) return api.ExitCode.NOT_RUNNING
   return status.answering ? api.ExitCode.OK : api.ExitCode.NOT_HEALTHY
-}
-
-/** HTTP/2's client connection preface and an empty SETTINGS frame: what a gRPC client sends first. */
-const HTTP2_HELLO = Buffer.concat([
-  Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
-  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
-])
-
-/**
- * Whether a server answers at host:port: it sends something back to a gRPC client's
- * greeting (Temporal answers with its own SETTINGS). A port that merely accepts the
- * connection is not enough: the engines' port forwarders accept at once, before the
- * server in the container listens, then hang up.
- */
-export async function speaks(hostPort: string, timeoutMs: number): Promise<boolean> {
-  const colon = hostPort.lastIndexOf(':')
-  return new Promise((resolve) => {
-    const socket = connect({host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1))})
-    const done = (answered: boolean) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(answered)
-    }
-
-    const timer = setTimeout(() => done(false), timeoutMs)
-    socket.once('connect', () => socket.write(HTTP2_HELLO))
-    socket.once('data', () => done(true))
-    socket.once('error', () => done(false))
-    socket.once('close', () => done(false))
-  })
 }
