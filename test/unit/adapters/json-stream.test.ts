@@ -3,17 +3,9 @@ import {PassThrough, Readable} from 'node:stream'
 
 import {RuntimeError} from '../../../src/adapters/errors.js'
 import {classifyStreamError, followJsonStream, type StreamMessage} from '../../../src/adapters/json-stream.js'
+import {rejectionOf} from '../../helpers/rejection.js'
 
-async function rejection(promise: Promise<unknown>): Promise<RuntimeError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).to.be.instanceOf(RuntimeError)
-    return error as RuntimeError
-  }
-
-  throw new Error('expected a rejection')
-}
+const rejection = async (promise: Promise<unknown>) => rejectionOf(promise, RuntimeError)
 
 const lines = (...messages: object[]) => messages.map((m) => JSON.stringify(m) + '\n')
 

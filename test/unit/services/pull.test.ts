@@ -7,6 +7,7 @@ import {RuntimeError} from '../../../src/adapters/errors.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {firstRunMessage, isTransient, pullImage} from '../../../src/services/pull.js'
+import {rejectionOf} from '../../helpers/rejection.js'
 
 function recorder(): PullReporter & {ended: string[]; messages: string[]; updates: PullStats[]} {
   const r = {
@@ -27,16 +28,7 @@ function recorder(): PullReporter & {ended: string[]; messages: string[]; update
   return r
 }
 
-async function failure(promise: Promise<unknown>): Promise<StigmerError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).to.be.instanceOf(StigmerError)
-    return error as StigmerError
-  }
-
-  throw new Error('expected a failure')
-}
+const failure = async (promise: Promise<unknown>) => rejectionOf(promise, StigmerError)
 
 describe('pull service', () => {
   describe('isTransient', () => {

@@ -12,6 +12,7 @@ import {statusExitCode} from '../../../src/commands/server/status.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {containerUser, repoDigest, specHash, waitUntilReady} from '../../../src/services/server.js'
+import {rejectionOf} from '../../helpers/rejection.js'
 
 const native = {inVm: false, rootless: false, runtime: 'docker'}
 
@@ -74,16 +75,7 @@ const notReady = (): HealthcheckRunResult => ({
   status: 'unhealthy',
 })
 
-async function failure(promise: Promise<unknown>): Promise<StigmerError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).to.be.instanceOf(StigmerError)
-    return error as StigmerError
-  }
-
-  throw new Error('expected a failure')
-}
+const failure = async (promise: Promise<unknown>) => rejectionOf(promise, StigmerError)
 
 describe('server service', () => {
   describe('containerUser', () => {
