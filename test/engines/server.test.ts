@@ -554,23 +554,17 @@ for (const {name: engine} of ENGINES) {
         for (const secret of secretValues) expect(result.stdout + result.stderr).to.not.include(secret)
       })
 
+      /** `server start` of images.v1 with LOG_LEVEL=DEBUG: another spec than the first start's. */
+      const startWithDebugLogs = async () =>
+        cli(home, ['server', 'start', '--runtime', engine, '--image', images.v1, '--json', '--log-level', 'DEBUG'])
+
       it('start with another spec replaces it; a follower switches to the new container; keys unset are not passed', async () => {
         const follow = startCli(['server', 'logs', '--runtime', engine, '-f', '-n', '0'], {
           env: {...engineEnv(engine), STIGMER_HOME: home},
         })
         await sleep(1500) // let it attach
         // No API keys in the environment now, another log level: another spec.
-        const result = await cli(home, [
-          'server',
-          'start',
-          '--runtime',
-          engine,
-          '--image',
-          images.v1,
-          '--json',
-          '--log-level',
-          'DEBUG',
-        ])
+        const result = await startWithDebugLogs()
         expect(result.code, out(result)).to.equal(0)
         const replaced = result.json as StartJson
         expect(replaced.status).to.equal('replaced')
@@ -604,17 +598,7 @@ for (const {name: engine} of ENGINES) {
         const status = await cli(home, ['server', 'status', '--runtime', engine, '--json'])
         expect(status.code).to.equal(3)
         expect(status.json as StatusJson).to.include({exitCode: 0, running: false, state: 'exited'})
-        const result = await cli(home, [
-          'server',
-          'start',
-          '--runtime',
-          engine,
-          '--image',
-          images.v1,
-          '--json',
-          '--log-level',
-          'DEBUG',
-        ])
+        const result = await startWithDebugLogs()
         expect(result.code, out(result)).to.equal(0)
         const json = result.json as StartJson
         expect(json.status).to.equal('replaced')
