@@ -81,15 +81,7 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   // The real probe asks the machine view whether a socket file is there (so detection on
   // a described machine never reaches the real filesystem); an injected probe decides alone.
   const probeEndpoint: NonNullable<DetectOptions['probe']> =
-    options.probe ??
-    (async (ep, ms) => {
-      const socket = ep.url.startsWith('unix://') ? ep.url.slice('unix://'.length) : undefined
-      if (socket !== undefined && !ctx.machine.exists(socket)) {
-        return {detail: `no socket at ${socket}`, ms: 0, state: 'absent'}
-      }
-
-      return realProbe(ep, ms)
-    })
+    options.probe ?? (async (ep, ms) => realProbe(ep, ms, (path) => ctx.machine.exists(path)))
   const probes = await Promise.all(
     plan.map(async (p) => (p.candidate.spawnable ? undefined : probeEndpoint(p.candidate.endpoint, timeoutMs))),
   )

@@ -31,7 +31,12 @@ function identify(headers: IncomingHttpHeaders): Pick<ProbeResult, 'apiVersion' 
  * GET /_ping on an endpoint, with a deadline. Cheap: no engine client library
  * is loaded, so commands that only need to know "is something there" stay fast.
  */
-export async function probeEndpoint(ep: Endpoint, timeoutMs = 1500): Promise<ProbeResult> {
+export async function probeEndpoint(
+  ep: Endpoint,
+  timeoutMs = 1500,
+  /** Whether a socket file exists: detection passes its machine view's answer. */
+  exists: (path: string) => boolean = existsSync,
+): Promise<ProbeResult> {
   const started = Date.now()
   const done = (r: Omit<ProbeResult, 'ms'>): ProbeResult => ({...r, ms: Date.now() - started})
   let parsed
@@ -42,7 +47,7 @@ export async function probeEndpoint(ep: Endpoint, timeoutMs = 1500): Promise<Pro
   }
 
   if (parsed.protocol === 'ssh') return done({detail: 'ssh endpoints are checked when first used', state: 'unprobed'})
-  if (parsed.protocol === 'unix' && !existsSync(parsed.socketPath!)) {
+  if (parsed.protocol === 'unix' && !exists(parsed.socketPath!)) {
     return done({detail: `no socket at ${parsed.socketPath}`, state: 'absent'})
   }
 
