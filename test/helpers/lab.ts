@@ -499,6 +499,24 @@ export interface CliResult {
   readonly ms: number
 }
 
+/** What a finished CLI run gives a test: stdout parsed as JSON when --json was passed and it parses. */
+export function cliResult(
+  args: readonly string[],
+  run: {code: number | null; signal: NodeJS.Signals | null; started: number; stderr: string; stdout: string},
+): CliResult {
+  let json: unknown
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(run.stdout)
+    } catch {
+      json = undefined
+    }
+  }
+
+  const {code, signal, started, stderr, stdout} = run
+  return {code, ms: Date.now() - started, signal, stderr, stdout, ...(json === undefined ? {} : {json})}
+}
+
 export interface CliOptions {
   /** Merged over process.env; a value of undefined removes the variable. */
   readonly env?: Record<string, string | undefined>
@@ -585,16 +603,7 @@ export async function runCli(args: readonly string[], opts: CliOptions = {}): Pr
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      let json: unknown
-      if (args.includes('--json')) {
-        try {
-          json = JSON.parse(stdout)
-        } catch {
-          json = undefined
-        }
-      }
-
-      resolvePromise({code, ms: Date.now() - started, signal, stderr, stdout, ...(json === undefined ? {} : {json})})
+      resolvePromise(cliResult(args, {code, signal, started, stderr, stdout}))
     })
     child.stdin.end(opts.input ?? '')
   })

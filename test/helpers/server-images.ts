@@ -38,6 +38,7 @@ import {DockerAdapter} from '../../src/adapters/docker.js'
 import {PodmanAdapter} from '../../src/adapters/podman.js'
 import {
   CLI_BIN,
+  cliResult,
   type CliResult,
   engineEndpoint,
   type EngineName,
@@ -545,16 +546,7 @@ export function startCli(args: readonly string[], options: CliProcessOptions = {
       clearTimeout(timer)
       exited = true
       poke()
-      let json: unknown
-      if (args.includes('--json')) {
-        try {
-          json = JSON.parse(stdout)
-        } catch {
-          json = undefined
-        }
-      }
-
-      resolve({code, ms: Date.now() - started, signal, stderr, stdout, ...(json === undefined ? {} : {json})})
+      resolve(cliResult(args, {code, signal, started, stderr, stdout}))
     })
   })
   atEnd(() => {
