@@ -23,7 +23,7 @@ import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
 import {firstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
 import {acquireLock} from './lock.js'
-import {chooseNetworkMode, extraHostsFor} from './network-mode.js'
+import {chooseNetworkMode, extraHostsFor, type NetworkModeChoice} from './network-mode.js'
 import {pullImage} from './pull.js'
 import {clearServerState, readServerState, writeServerState} from './server-state.js'
 
@@ -35,6 +35,8 @@ export const LABEL_WORKSPACE = 'io.stigmer.workspace'
 export const LABEL_NETWORK = 'io.stigmer.network'
 export const LABEL_NETWORK_REASON = 'io.stigmer.network-reason'
 export const LABEL_IMAGE_REF = 'io.stigmer.image'
+/** How long the engine waits after SIGTERM before it kills the container. */
+export const STOP_TIMEOUT_SECONDS = 10
 
 export type PullPolicy = 'always' | 'missing' | 'never'
 
@@ -131,6 +133,81 @@ export function specHash(spec: ContainerSpec, imageId: string): string {
     user: spec.user ?? '',
   })
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16)
+}
+
+/** What `server start` builds its container from: the request, plus what the engine and the image say. */
+export interface ServerSpecInput {
+  readonly runtime: Pick<ContainerRuntime, 'hostGatewayName' | 'name'>
+  readonly engine: Pick<EngineInfo, 'inVm' | 'name' | 'rootless' | 'runtime'>
+  readonly image: Pick<ResolvedImage, 'ref'>
+  /** The image's configured USER (ImageInfo.user). */
+  readonly imageUser: string
+  readonly network?: StartRequest['network']
+  readonly workspace: string
+  readonly envFlags: StartRequest['envFlags']
+  readonly hostEnv: StartRequest['hostEnv']
+  readonly configEnv: StartRequest['configEnv']
+  readonly extraEnv: StartRequest['extraEnv']
+  readonly platform: NodeJS.Platform
+  readonly uid: number | undefined
+  readonly gid: number | undefined
+}
+
+export interface ServerSpec {
+  /** The container `server start` creates (before its labels). */
+  readonly spec: ContainerSpec
+  readonly network: NetworkModeChoice
+  readonly environment: ContainerEnvironment
+  /** Root on a native engine: the workspace folder goes to the image's (non-root) user. */
+  readonly handTo: {gid: number; uid: number} | undefined
+}
+
+/**
+ * The container spec of `server start`: network mode, environment, user and
+ * workspace mount. Pure (no engine call, no file touched): `server start`
+ * creates exactly this, and `server export` translates it.
+ */
+export function buildServerSpec(input: ServerSpecInput): ServerSpec {
+  const {engine, platform, runtime} = input
+  const network = chooseNetworkMode({
+    engineInfo: {inVm: engine.inVm, name: engine.name, rootless: engine.rootless, runtime: runtime.name},
+    platform,
+    requested: input.network?.mode,
+    ...(input.network ? {requestedSource: input.network.source} : {}),
+  })
+  const gatewayName = network.mode === 'bridge' ? runtime.hostGatewayName : undefined
+  const environment: ContainerEnvironment = buildContainerEnv({
+    configEnv: input.configEnv,
+    extra: input.extraEnv,
+    flags: input.envFlags,
+    gatewayName,
+    hostEnv: input.hostEnv,
+  })
+  const user = containerUser(platform, engine, input.uid, input.gid)
+  // Root on a native engine: the container keeps the image's numeric user (never root).
+  const imageUser = /^(\d+)(?::(\d+))?$/.exec(input.imageUser)
+  const handTo =
+    platform === 'linux' &&
+    !engine.inVm &&
+    input.uid === 0 &&
+    user.user === undefined &&
+    imageUser &&
+    imageUser[1] !== '0'
+      ? {gid: Number(imageUser[2] ?? imageUser[1]), uid: Number(imageUser[1])}
+      : undefined
+  const spec: ContainerSpec = {
+    binds: [{containerPath: '/workspace', hostPath: input.workspace, selinuxRelabel: 'private'}],
+    env: environment.env,
+    extraHosts: extraHostsFor(network.mode, runtime.name),
+    image: input.image.ref,
+    labels: {},
+    name: CONTAINER_NAME,
+    network: network.mode,
+    restartPolicy: 'unless-stopped',
+    stopTimeoutSeconds: STOP_TIMEOUT_SECONDS,
+    ...user,
+  }
+  return {environment, handTo, network, spec}
 }
 
 /**
@@ -300,7 +377,9 @@ async function findManaged(runtime: ContainerRuntime): Promise<ContainerInfo | u
 }
 
 /** Makes sure the image is there, honouring --pull; returns it inspected. */
-async function ensureImage(req: StartRequest): Promise<{image: ImageInfo; pulled: boolean}> {
+export async function ensureImage(
+  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'tty' | 'ui'>,
+): Promise<{image: ImageInfo; pulled: boolean}> {
   const {runtime, ui} = req
   const ref = req.image.ref
   ui.start(`Image ${ref}`)
@@ -392,21 +471,9 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       ui.info(`Using ${req.image.ref} (from ${req.image.source}); this CLI pins ${req.image.pinned}.`)
     }
 
-    const network = chooseNetworkMode({
-      engineInfo: {inVm: engine.inVm, name: engine.name, rootless: engine.rootless, runtime: runtime.name},
-      platform,
-      requested: req.network?.mode,
-      ...(req.network ? {requestedSource: req.network.source} : {}),
-    })
+    const built = buildServerSpec({...req, engine, imageUser: image.user, platform, runtime, uid, gid})
+    const {network} = built
     if (network.caveat) warn(network.caveat)
-    const gatewayName = network.mode === 'bridge' ? runtime.hostGatewayName : undefined
-    const environment: ContainerEnvironment = buildContainerEnv({
-      configEnv: req.configEnv,
-      extra: req.extraEnv,
-      flags: req.envFlags,
-      gatewayName,
-      hostEnv: req.hostEnv,
-    })
 
     // Preflight: Temporal, checked from the host before any rewrite.
     const temporal =
@@ -428,26 +495,8 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       warn(`${text} Start it with: temporal server start-dev`)
     }
 
-    const user = containerUser(platform, engine, uid, gid)
-    // Root on a native engine: the container keeps the image's numeric user (never root).
-    const imageUser = /^(\d+)(?::(\d+))?$/.exec(image.user)
-    const handTo =
-      platform === 'linux' && !engine.inVm && uid === 0 && user.user === undefined && imageUser && imageUser[1] !== '0'
-        ? {gid: Number(imageUser[2] ?? imageUser[1]), uid: Number(imageUser[1])}
-        : undefined
-    ensureWorkspace(req.workspace, handTo, req.workspace === paths.defaultWorkspace)
-    const spec: ContainerSpec = {
-      binds: [{containerPath: '/workspace', hostPath: req.workspace, selinuxRelabel: 'private'}],
-      env: environment.env,
-      extraHosts: extraHostsFor(network.mode, runtime.name),
-      image: req.image.ref,
-      labels: {},
-      name: CONTAINER_NAME,
-      network: network.mode,
-      restartPolicy: 'unless-stopped',
-      stopTimeoutSeconds: 10,
-      ...user,
-    }
+    ensureWorkspace(req.workspace, built.handTo, req.workspace === paths.defaultWorkspace)
+    const {spec} = built
     const hash = specHash(spec, image.id)
     const labelled: ContainerSpec = {
       ...spec,
