@@ -1,25 +1,11 @@
 import * as Flags from '@oclif/core/flags'
 
 import {StigmerCommand} from '../../base-command.js'
-import {loadConfig} from '../../lib/config.js'
-import {usageError} from '../../lib/errors.js'
 import {runtimeFlag} from '../../lib/flags.js'
-import {parseDurationSeconds} from '../../lib/format.js'
-import {resolveWorkspace, stigmerPaths} from '../../lib/paths.js'
-import {addSecretsFromEnv} from '../../lib/redact.js'
-import {parseEnvFlags} from '../../services/container-env.js'
+import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
 import {pulledByFirstRun} from '../../services/first-run.js'
-import {resolveImage} from '../../services/image-resolution.js'
 import {type StartResult, startServer} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
-
-function seconds(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const parsed = parseDurationSeconds(value)
-  if (parsed === undefined || parsed <= 0)
-    throw usageError(`--${flag} "${value}" is not a duration.`, [`Use seconds (120) or a duration (90s, 5m).`])
-  return parsed
-}
 
 export default class ServerStart extends StigmerCommand {
   static override description = `Starts the agent-runner container (named stigmer-agent-runner) and returns once it is healthy.
@@ -104,65 +90,21 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
 
   async run(): Promise<StartResult> {
     const {flags} = await this.parse(ServerStart)
-    addSecretsFromEnv(process.env)
-    const paths = stigmerPaths()
-    const config = await loadConfig(paths.configFile)
-    addSecretsFromEnv(config.env ?? {})
-    const extra = parseEnvFlags(flags.env ?? [])
-    if (extra.bad.length > 0)
-      throw usageError(`--env ${extra.bad.join(', ')}: not a valid variable name.`, [
-        'Use --env NAME=value, or --env NAME to pass your own value of NAME.',
-      ])
-    addSecretsFromEnv(extra.env)
-    const timeout = seconds('timeout', flags.timeout) ?? config.startTimeoutSeconds ?? 120
-    const pullTimeout = seconds('pull-timeout', flags['pull-timeout']) ?? config.pullTimeoutSeconds ?? 300
-    const image = resolveImage({
-      cliVersion: this.config.version,
-      config,
-      env: process.env,
-      imageFlag: flags.image,
-      useLocalImage: flags['use-local-image'],
-    })
-    const workspace = resolveWorkspace({
-      configFile: paths.configFile,
-      configured: config.workspace,
-      defaultWorkspace: paths.defaultWorkspace,
-      flag: flags.workspace,
-    }).path
-    const network = flags.network
-      ? {mode: flags.network as 'bridge' | 'host', source: '--network'}
-      : config.network
-        ? {mode: config.network, source: 'network in the config file'}
-        : undefined
+    const {config, paths, ...common} = await specInputsFromFlags(flags, this.config.version)
+    const timeout = durationFlag('timeout', flags.timeout) ?? config.startTimeoutSeconds ?? 120
     const {runtime} = await this.runtime(flags.runtime)
     this.ui = taskUiFor({json: this.jsonEnabled()})
     let result = await startServer({
+      ...common,
       cliVersion: this.config.version,
-      configEnv: config.env ?? {},
-      envFlags: {
-        LOG_LEVEL: flags['log-level'],
-        STIGMER_BACKEND_ENDPOINT: flags['backend-endpoint'],
-        STIGMER_LLM_BASE_URL: flags['llm-base-url'],
-        STIGMER_LLM_MODEL: flags['llm-model'],
-        STIGMER_LLM_PROVIDER: flags['llm-provider'],
-        TEMPORAL_NAMESPACE: flags['temporal-namespace'],
-        TEMPORAL_SERVICE_ADDRESS: flags['temporal-address'],
-      },
-      extraEnv: extra.env,
-      hostEnv: process.env,
-      image,
       json: this.jsonEnabled(),
-      network,
       paths,
-      pull: (flags.pull ?? config.pull ?? 'missing') as 'always' | 'missing' | 'never',
-      pullTimeoutMs: pullTimeout * 1000,
       requireTemporal: flags['require-temporal'],
       runtime,
       signal: this.signal,
       timeoutMs: timeout * 1000,
       tty: Boolean(process.stderr.isTTY),
       ui: this.ui,
-      workspace,
     })
     // The first-run hook may have pulled it before this command ran: that is a pull of this start.
     if (!result.pulled && pulledByFirstRun(result.image)) result = {...result, pulled: true}
