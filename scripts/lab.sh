@@ -26,8 +26,10 @@ readonly PODMAN_GROUP=stigmer-podman
 readonly DEBIAN_SUITE=bookworm
 readonly DEBIAN_MIRROR=${STIGMER_LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 readonly IMAGE_PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin
+# docker-compose and catatonit (the pause process `podman kube play` builds its infra image
+# with): the export engine suite runs exported Compose files and Kubernetes manifests.
 readonly APT_PACKAGES=(docker.io podman runc docker-registry apache2-utils busybox-static
-  debootstrap qemu-user-static binfmt-support curl debian-archive-keyring)
+  debootstrap qemu-user-static binfmt-support curl debian-archive-keyring docker-compose catatonit)
 
 if [[ $(id -u) -eq 0 ]]; then
   IS_ROOT=1
