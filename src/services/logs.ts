@@ -4,7 +4,8 @@ import type {StigmerPaths} from '../lib/paths.js'
 import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseDurationSeconds} from '../lib/format.js'
-import {redact} from '../lib/redact.js'
+import {addSecretsFromEnv, redact} from '../lib/redact.js'
+import {forTerminal} from '../lib/terminal.js'
 import {readLifecycle} from './lifecycle-log.js'
 import {CONTAINER_NAME} from './server.js'
 
@@ -92,6 +93,7 @@ async function collect(
 export async function readLogs(runtime: ContainerRuntime, paths: StigmerPaths, options: LogsOptions): Promise<Entry[]> {
   const container = await runtime.inspectContainer(CONTAINER_NAME)
   if (!container && !options.all) throw noContainer(runtime)
+  if (container) addSecretsFromEnv(container.env)
   return (await collect(runtime, container?.id, paths, options)).map((e) => ({...e, text: redact(e.text)}))
 }
 
@@ -135,10 +137,13 @@ export async function followLogs(
 ): Promise<number> {
   let container = await runtime.inspectContainer(CONTAINER_NAME)
   if (!container && !options.all) throw noContainer(runtime)
+  // The secret values the container was given are masked in its lines, as the host's are.
+  if (container) addSecretsFromEnv(container.env)
   const out = new BufferedOut()
   let count = 0
   const emit = (stream: 'stderr' | 'stdout', text: string) => {
-    out.write(options.all ? 'stdout' : stream, redact(text))
+    const to = options.all ? 'stdout' : stream
+    out.write(to, forTerminal(redact(text), to === 'stdout' ? process.stdout : process.stderr))
     count++
   }
 
@@ -172,6 +177,7 @@ export async function followLogs(
       if (now && now.id !== previous) {
         options.note(`--- ${CONTAINER_NAME} was replaced (new container ${now.id.slice(0, 12)}); following it ---`)
         container = now
+        addSecretsFromEnv(now.env)
         since = undefined
         tail = undefined
         continue
@@ -189,6 +195,7 @@ export async function followLogs(
         if (next && (next.id !== previous || next.running)) {
           if (next.id !== previous) options.note(`--- following new container ${next.id.slice(0, 12)} ---`)
           container = next
+          addSecretsFromEnv(next.env)
           since = next.id === previous ? Math.floor(Date.now() / 1000) : undefined
           tail = undefined
           break

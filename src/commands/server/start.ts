@@ -7,6 +7,7 @@ import {runtimeFlag} from '../../lib/flags.js'
 import {parseDurationSeconds} from '../../lib/format.js'
 import {resolveWorkspace, stigmerPaths} from '../../lib/paths.js'
 import {addSecretsFromEnv} from '../../lib/redact.js'
+import {liveTerminal} from '../../lib/terminal.js'
 import {parseEnvFlags} from '../../services/container-env.js'
 import {pulledByFirstRun} from '../../services/first-run.js'
 import {resolveImage} from '../../services/image-resolution.js'
@@ -160,7 +161,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
       runtime,
       signal: this.signal,
       timeoutMs: timeout * 1000,
-      tty: Boolean(process.stderr.isTTY),
+      tty: liveTerminal(process.stderr),
       ui: this.ui,
       workspace,
     })
