@@ -4,6 +4,7 @@
  *   (`isSecretName`, the one name rule), and every value registered with
  *   `addSecret`, is replaced by '****' wherever it appears;
  * - `NAME=value` where NAME is a secret name shows as `NAME=****`;
+ * - `"NAME": "value"` and `NAME: 'value'` (JSON, debug dumps) likewise;
  * - the password of a URL (`scheme://user:password@host`) shows as `****`.
  * Text output goes through `redact`, --json results through `redactJson`
  * (the base command does both: see "Security" in docs/architecture.md).
@@ -12,13 +13,16 @@ const secrets = new Set<string>()
 
 // A whole name segment (API_KEY, DB_PASS, GITHUB_PAT, BASIC_AUTH), or a segment ending in one of the
 // unambiguous words (DBPASSWORD, MY_PASSPHRASE, GHTOKEN); MAX_TOKENS, TOKENIZER, AUTHOR, KEYBOARD are not secrets.
+// Segments are split by '_' or '-' (X-Registry-Auth is a header name).
 const SECRET_NAME =
-  /(^|_)(API_?KEY|ACCESS_?KEY|AUTH|CREDENTIALS?|DSN|PASS|PAT|PRIVATE_?KEY|SESSION_?KEY|SIGNING_?KEY)($|_)|(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY)($|_)/i
+  /(^|[_-])(API_?KEY|ACCESS_?KEY|AUTH|CREDENTIALS?|DSN|PASS|PAT|PRIVATE_?KEY|SESSION_?KEY|SIGNING_?KEY)($|[_-])|(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY)($|[_-])/i
 
 // scheme://user:password@ : keeps the scheme and user, hides the password.
 const URL_CREDENTIALS = /\b([a-z][\d+.a-z-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi
 // NAME=value in free text (argv, build args, env dumps), for secret NAMEs.
 const ASSIGNMENT = /\b([A-Z_a-z]\w*)=([^\s"&',;]+)/g
+// name: 'value' / "name": "value" (JSON, util.inspect, debug dumps of request options and headers), for secret names.
+const QUOTED_FIELD = /(["']?)([A-Z_a-z][\w-]*)\1(\s*:\s*)(["'])((?:\\.|(?!\4)[^\\])*)\4/g
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name)
@@ -52,6 +56,10 @@ export function redact(text: string): string {
   out = maskUrlCredentials(out)
   if (out.includes('='))
     out = out.replaceAll(ASSIGNMENT, (all, name: string) => (isSecretName(name) ? `${name}=****` : all))
+  if (out.includes(':'))
+    out = out.replaceAll(QUOTED_FIELD, (all, q: string, name: string, colon: string, quote: string, value: string) =>
+      isSecretName(name) && value !== '' ? `${q}${name}${q}${colon}${quote}****${quote}` : all,
+    )
   return out
 }
 

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 
+import {secretsInArgv} from '../../../src/lib/debug-filter.js'
 import {addSecret, addSecretsFromEnv, isSecretName, maskValue, redact, redactJson} from '../../../src/lib/redact.js'
 
 describe('redaction', () => {
@@ -87,6 +88,20 @@ describe('redaction', () => {
     it('NAME=value in text is masked when NAME is a secret name', () => {
       expect(redact('--build-arg API_TOKEN=abc123 --build-arg MODE=dev')).to.equal(
         '--build-arg API_TOKEN=**** --build-arg MODE=dev',
+      )
+    })
+
+    it('debug dumps: secret-named fields in JSON and util.inspect form (X-Registry-Auth, password)', () => {
+      expect(redact("headers: { 'X-Registry-Auth': 'eyJ1c2VybmFtZSI6InUifQ==', 'Content-Type': 'x' }")).to.equal(
+        "headers: { 'X-Registry-Auth': '****', 'Content-Type': 'x' }",
+      )
+      expect(redact('{"username":"u","password":"p@ss:w"}')).to.equal('{"username":"u","password":"****"}')
+      expect(redact("authconfig: { password: 'it\\'s' }")).to.equal("authconfig: { password: '****' }")
+    })
+
+    it('password flags on the command line are secrets (DEBUG prints argv)', () => {
+      expect(secretsInArgv(['login', '-u', 'me', '--password', 'pw1', '--token=t2', '--password-stdin'])).to.deep.equal(
+        ['pw1', 't2'],
       )
     })
 
