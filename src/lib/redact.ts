@@ -57,9 +57,10 @@ export function redact(text: string): string {
   if (out.includes('='))
     out = out.replaceAll(ASSIGNMENT, (all, name: string) => (isSecretName(name) ? `${name}=****` : all))
   if (out.includes(':'))
-    out = out.replaceAll(QUOTED_FIELD, (all, q: string, name: string, colon: string, quote: string, value: string) =>
-      isSecretName(name) && value !== '' ? `${q}${name}${q}${colon}${quote}****${quote}` : all,
-    )
+    out = out.replaceAll(QUOTED_FIELD, (...m: string[]) => {
+      const [all, q, name, colon, quote, value] = m as [string, string, string, string, string, string]
+      return isSecretName(name) && value !== '' ? `${q}${name}${q}${colon}${quote}****${quote}` : all
+    })
   return out
 }
 
