@@ -12,7 +12,15 @@ import {CONTAINER_NAME} from './server.js'
 /** --since: a duration ago ("10m") as unix seconds, or an RFC 3339 time as given. */
 export function parseSince(value: string, now = Date.now()): number | string {
   const duration = parseDurationSeconds(value)
-  if (duration !== undefined) return Math.floor(now / 1000 - duration)
+  if (duration !== undefined) {
+    // Engines take a unix time: one before 1970 (or not a number at all) is no time they can use.
+    if (!Number.isFinite(duration) || duration > now / 1000)
+      throw usageError(`--since "${value}" reaches back before 1970.`, [
+        'Use a duration shorter than that (30s, 10m, 2h, 7d as 168h) or an RFC 3339 time (2026-11-28T09:00:00Z).',
+      ])
+    return Math.floor(now / 1000 - duration)
+  }
+
   if (/^\d{4}-\d\d-\d\d(T[\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(value) && !Number.isNaN(Date.parse(value))) {
     return Math.floor(Date.parse(value) / 1000)
   }

@@ -25,6 +25,22 @@ describe('logs service', () => {
       expect(parseSince('2026-11-28', now)).to.equal(at('2026-11-28T00:00:00Z'))
     })
 
+    it('a duration reaching back before 1970 is a usage error (exit 2), never a negative time sent to the engine', () => {
+      for (const bad of ['99999999h', '9999999999999999999999s', '1e400']) {
+        let error: unknown
+        try {
+          parseSince(bad, now)
+        } catch (error_) {
+          error = error_
+        }
+
+        expect(error, bad).to.be.instanceOf(StigmerError)
+        expect((error as StigmerError).exit, bad).to.equal(2)
+      }
+
+      expect(parseSince('490000h', now)).to.be.above(0)
+    })
+
     it('anything else is a usage error (exit 2) that says what works', () => {
       for (const bad of ['yesterday', '10 minutes', '-5m', '2026-13-45T99:00:00Z', '']) {
         let error: unknown
