@@ -16,7 +16,7 @@ export function statusExitCode(status: Pick<StatusResult, 'healthy' | 'running'>
 }
 
 export default class ServerStatus extends StigmerCommand {
-  static override description = `Shows the agent-runner container: state (absent, created, running, restarting, exited with its code), health and the last health-check output, image reference and digest and whether it is the image this CLI pins, container id, uptime, engine, network mode and why, workspace path, and the environment it was given (secret values masked).
+  static override description = `Shows the agent-runner container: state (absent, created, running, restarting, exited with its code), health and the last health-check output, image reference and digest and whether it is the image this CLI pins, container id, uptime, engine, network mode and why, workspace path, and the environment it was given (secret values and URL passwords masked; on a terminal, escape sequences in what the container and image report are removed).
 
 When the engine has not run its periodic check yet (or cannot: Podman without systemd), status runs the image's health check itself.
 
