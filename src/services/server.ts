@@ -1,5 +1,15 @@
 import {createHash} from 'node:crypto'
-import {accessSync, closeSync, constants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync} from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchownSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 
 import type {
@@ -155,25 +165,26 @@ function unsafeWorkspace(path: string, problem: string): StigmerError {
   })
 }
 
+/** `path` and every folder above it, root first. */
+function ancestry(path: string): string[] {
+  const chain = [path]
+  for (let current = path; dirname(current) !== current; current = dirname(current)) chain.unshift(dirname(current))
+  return chain
+}
+
 /**
- * Every component of `path`, root first, must be a real folder (not a link)
- * owned by root or by `uid`: otherwise another user could swap one for a link
- * and redirect the ownership change to a folder of their choosing.
+ * Every folder above `path`, root first, as written and after resolving links,
+ * must belong to root or to `uid`: otherwise another user could swap the next
+ * one for a link and redirect the ownership change to a folder of their
+ * choosing. (A link owned by root in root's folders, such as a symlinked /home,
+ * is fine. The workspace itself may already belong to the image's user from an
+ * earlier start; it is opened with O_NOFOLLOW.)
  */
 function checkComponents(path: string, uid: number): void {
-  let current = resolve(path)
-  const chain: string[] = []
-  for (;;) {
-    chain.unshift(current)
-    const parent = dirname(current)
-    if (parent === current) break
-    current = parent
-  }
-
-  for (const component of chain) {
+  const parent = dirname(resolve(path))
+  const chains = [...ancestry(parent), ...ancestry(realpathSync(parent))]
+  for (const component of new Set(chains)) {
     const stat = lstatSync(component)
-    if (stat.isSymbolicLink())
-      throw unsafeWorkspace(path, `${component} is a symbolic link, which stigmer never follows`)
     if (stat.uid !== 0 && stat.uid !== uid)
       throw unsafeWorkspace(path, `${component} belongs to another user (uid ${stat.uid})`)
   }

@@ -136,6 +136,9 @@ describe('server service', () => {
       ensureWorkspace(ws, {gid: 1000, uid: 1000}, true, 0)
       expect(statSync(ws).uid).to.equal(1000)
       expect(statSync(ws).gid).to.equal(1000)
+      // The next start finds it already theirs.
+      ensureWorkspace(ws, {gid: 1000, uid: 1000}, true, 0)
+      expect(statSync(ws).uid).to.equal(1000)
     })
 
     it('a folder the user named is used through a link, and never re-owned', () => {
