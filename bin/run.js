@@ -45,6 +45,12 @@ if (!fast()) {
   // @oclif/core checks its own Node range with `semver` at import (about a sixth of a
   // command's startup here); the range that matters is ours, checked in package.json's engines.
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
+  // DEBUG turns on libraries' debug output (command lines, request headers): filter it before any of them loads.
+  if (process.env.DEBUG) {
+    const {installDebugFilter} = await import('../dist/lib/debug-filter.js')
+    installDebugFilter(argv)
+  }
+
   const {execute} = await import('@oclif/core/execute')
   await execute({dir: import.meta.url})
 }

@@ -1,8 +1,9 @@
 import {Command} from '@oclif/core/command'
 
 import {InterruptedError} from './lib/errors.js'
-import {redact} from './lib/redact.js'
+import {addSecretsFromEnv, redact, redactJson} from './lib/redact.js'
 import {toStigmerError, writeError} from './lib/render-error.js'
+import {forTerminal} from './lib/terminal.js'
 import {getRuntime, type ResolvedRuntime} from './services/runtime.js'
 
 /**
@@ -32,6 +33,27 @@ export abstract class StigmerCommand extends Command {
     if (process.env.DEBUG && error.stack) process.stderr.write(redact(error.stack) + '\n')
     writeError(stigmerError, this.jsonEnabled())
     this.exit(stigmerError.exit)
+  }
+
+  override async init(): Promise<void> {
+    // Redaction is a property of the output path: the host's secret values are masked in everything printed.
+    addSecretsFromEnv(process.env)
+    await super.init()
+  }
+
+  /** Results on stdout: secrets masked (the values of the secret variables, URL passwords). */
+  override log(message = '', ...args: unknown[]): void {
+    super.log(typeof message === 'string' ? redact(message) : message, ...args)
+  }
+
+  /** Text that came from a container, an image or a registry: escapes removed on a terminal, exact in a pipe. */
+  protected logForeign(message: string): void {
+    this.log(forTerminal(message, process.stdout))
+  }
+
+  /** Every --json result goes through redaction, like every error. */
+  protected override toSuccessJson(result: unknown): unknown {
+    return redactJson(result)
   }
 
   override async finally(error: Error | undefined): Promise<void> {

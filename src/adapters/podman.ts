@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, writeFileSync} from 'node:fs'
 import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
 // Two functions, not the whole of semver (47 modules) at every command's startup.
@@ -19,6 +19,7 @@ import type {
 } from './types.js'
 
 import {which} from '../detection/machine.js'
+import {removeOnExit} from '../lib/exit-cleanup.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {EngineApiRuntime, toHealthcheckSpec, toRuntimeError} from './engine-api.js'
 import {RuntimeError} from './errors.js'
@@ -344,6 +345,8 @@ export class PodmanAdapter extends EngineApiRuntime {
     const parsed = parseImageRef(ref)
     const credentials = options.credentials ?? (await this.credentialsFor(registryOf(parsed)))
     const dir = mkdtempSync(join(tmpdir(), 'stigmer-auth-'))
+    // Holds the registry password: removed when the push ends, or at exit by any path (a second Ctrl-C too).
+    const registered = removeOnExit(dir)
     const digestFile = join(dir, 'digest')
     const args = ['manifest', 'push', '--all', '--format', 'v2s2', '--digestfile', digestFile]
     try {
@@ -382,7 +385,7 @@ export class PodmanAdapter extends EngineApiRuntime {
 
       return {digest, ref: parsed.ref}
     } finally {
-      rmSync(dir, {force: true, recursive: true})
+      registered.release()
     }
   }
 }

@@ -1,7 +1,8 @@
 import {StigmerCommand} from '../base-command.js'
 import {runtimeFlag} from '../lib/flags.js'
 import {redact} from '../lib/redact.js'
-import {renderDoctorReport, useColor} from '../services/doctor-render.js'
+import {useColor} from '../lib/terminal.js'
+import {renderDoctorReport} from '../services/doctor-render.js'
 import {type DoctorReport, runDoctor} from '../services/doctor.js'
 
 export default class Doctor extends StigmerCommand {

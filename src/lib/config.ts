@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 
 import {StigmerError} from './errors.js'
 import {ExitCode} from './exit-codes.js'
@@ -49,7 +49,8 @@ export function validateConfig(doc: unknown, file: string): StigmerConfig {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(file, 'the top level must be a mapping of keys')
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    const kind = KEYS[key as keyof StigmerConfig]
+    // Own keys only: "constructor", "__proto__" or "toString" are unknown keys, not Object.prototype's.
+    const kind = Object.hasOwn(KEYS, key) ? KEYS[key as keyof StigmerConfig] : undefined
     if (kind === undefined)
       throw configError(file, `unknown key "${key}" (known: ${Object.keys(KEYS).sort().join(', ')})`)
     if (value === null || value === undefined) continue
@@ -70,7 +71,8 @@ export function validateConfig(doc: unknown, file: string): StigmerConfig {
           throw configError(file, `"${key}.${name}" must be a string`)
         }
 
-        env[name] = String(v)
+        // defineProperty: an env variable named __proto__ is a key like any other, never the prototype.
+        Object.defineProperty(env, name, {configurable: true, enumerable: true, value: String(v), writable: true})
       }
 
       out[key] = env
@@ -85,6 +87,9 @@ export function validateConfig(doc: unknown, file: string): StigmerConfig {
   return out as StigmerConfig
 }
 
+/** The largest config file stigmer reads (1 MiB). */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+
 const cache = new Map<string, StigmerConfig>()
 
 /** Reads and validates the config file; a missing file is an empty config. */
@@ -94,8 +99,13 @@ export async function loadConfig(file: string): Promise<StigmerConfig> {
   if (!existsSync(file)) return {}
   let text: string
   try {
+    // A config is a few lines: a huge file is a mistake, and YAML parsing it would take minutes and gigabytes.
+    const {size} = statSync(file)
+    if (size > MAX_CONFIG_BYTES)
+      throw configError(file, `it is ${size} bytes; a config file may be at most ${MAX_CONFIG_BYTES} bytes`)
     text = readFileSync(file, 'utf8')
   } catch (error) {
+    if (error instanceof StigmerError) throw error
     throw configError(file, `it cannot be read (${(error as Error).message})`)
   }
 

@@ -32,7 +32,8 @@ export type ExitCodeName = keyof typeof ExitCode
 export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   OK: 'Success (for `server status`: the container is running and healthy).',
   GENERAL: 'An unexpected error: a bug in stigmer or an engine error it does not know. Please report it.',
-  USAGE: 'Bad flags, arguments or environment values (unknown `--runtime`, malformed `DOCKER_HOST`, invalid version).',
+  USAGE:
+    'Bad flags, arguments or environment values (unknown `--runtime`, malformed `DOCKER_HOST`, invalid version, `--since` before 1970), or a state file that names an unknown runtime.',
   NOT_RUNNING: '`server status`: no agent-runner container, or it is not running.',
   NOT_HEALTHY: '`server status`: the container runs but is not healthy (starting or unhealthy).',
   NO_RUNTIME: 'No container engine is installed (neither Docker nor Podman was found).',
@@ -49,9 +50,11 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   START_TIMEOUT: 'The container did not become healthy within `--timeout`.',
   CONTAINER_EXITED: 'The container exited (or was OOM-killed) while starting.',
   NO_CONTAINER: 'There is no agent-runner container to act on (`server logs`).',
-  LOCKED: 'Another stigmer process holds the server lock and did not release it in time.',
+  LOCKED:
+    'Another stigmer process holds the server lock and did not release it in time, or the lock cannot be taken (a file is in the way of `~/.stigmer/state`).',
   TEMPORAL_UNREACHABLE: 'Temporal does not answer at the configured address and `--require-temporal` was given.',
-  WORKSPACE: 'The workspace folder cannot be created or written.',
-  CONFIG: 'The config file (~/.stigmer/config.yaml) is invalid.',
+  WORKSPACE:
+    "The workspace folder cannot be created or written, or is unsafe: stigmer's default workspace is a symbolic link, or a folder above it belongs to another user.",
+  CONFIG: 'The config file (~/.stigmer/config.yaml) is invalid, or larger than 1 MiB.',
   INTERRUPTED: 'Interrupted (Ctrl-C / SIGINT); anything this run created was cleaned up.',
 }

@@ -1,6 +1,7 @@
 import {StigmerError} from './errors.js'
 import {ExitCode} from './exit-codes.js'
 import {redact} from './redact.js'
+import {forTerminal} from './terminal.js'
 
 /** Turns anything thrown into a StigmerError: unknown errors are bugs (exit 1). */
 export function toStigmerError(error: unknown): StigmerError {
@@ -47,6 +48,7 @@ export function writeError(error: StigmerError, json: boolean): void {
   if (json) {
     process.stdout.write(redact(JSON.stringify({error: error.toJSON(), status: error.exit}, null, 2)) + '\n')
   } else {
-    process.stderr.write(formatError(error) + '\n')
+    // Messages can carry a registry's or an engine's text: no terminal escapes reach a terminal.
+    process.stderr.write(forTerminal(formatError(error), process.stderr) + '\n')
   }
 }

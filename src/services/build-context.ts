@@ -1,10 +1,11 @@
 import ignore from '@balena/dockerignore'
-import {constants, existsSync, readFileSync, rmSync} from 'node:fs'
-import {chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile} from 'node:fs/promises'
+import {constants, existsSync, readFileSync} from 'node:fs'
+import {chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {basename, join, relative, resolve, sep} from 'node:path'
 
 import {InterruptedError} from '../lib/errors.js'
+import {removeOnExit} from '../lib/exit-cleanup.js'
 
 /**
  * The build context `image build` sends: a copy of the source folder with the
@@ -115,7 +116,7 @@ export interface StageOptions {
  * ignore rules exclude, and puts the Dockerfile in as STAGED_DOCKERFILE with a
  * .dockerignore that keeps it (and itself) out of `COPY . .`. The folder is
  * removed on error, on abort, and, if the process exits before cleanup() runs
- * (a second Ctrl-C), by an exit handler.
+ * (a second Ctrl-C), by the exit-cleanup registry (src/lib/exit-cleanup.ts).
  */
 export async function stageBuildContext(options: StageOptions): Promise<StagedContext> {
   const sourceDir = resolve(options.sourceDir)
@@ -124,15 +125,8 @@ export async function stageBuildContext(options: StageOptions): Promise<StagedCo
   const rules = loadIgnoreRules(ignoreFiles)
   const matcher = createMatcher(rules.patterns)
   const dir = await mkdtemp(join(options.tempRoot ?? tmpdir(), 'stigmer-build-'))
-  const onExit = () => rmSync(dir, {force: true, recursive: true})
-  process.once('exit', onExit)
-  let cleaned = false
-  const cleanup = async () => {
-    if (cleaned) return
-    cleaned = true
-    process.off('exit', onExit)
-    await rm(dir, {force: true, maxRetries: 3, recursive: true})
-  }
+  const registered = removeOnExit(dir)
+  const cleanup = async () => registered.release()
 
   const stats = {bytes: 0, files: 0, ignored: 0}
   try {

@@ -1,4 +1,4 @@
-import {isSecretName} from '../lib/redact.js'
+import {maskValue} from '../lib/redact.js'
 import {rewriteHostAddress} from './network-mode.js'
 
 /**
@@ -151,7 +151,7 @@ export function buildContainerEnv(inputs: EnvInputs): ContainerEnvironment {
 /** The environment with secret values masked, for status, logs and --json. */
 export function maskEnv(env: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(env)) out[name] = isSecretName(name) && value !== '' ? '****' : value
+  for (const [name, value] of Object.entries(env)) out[name] = maskValue(name, value)
   return out
 }
 

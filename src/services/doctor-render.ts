@@ -1,7 +1,7 @@
 /**
  * The human form of a doctor report: one line per engine candidate and per
  * check, each starting with its verdict word (ok / warn / fail) in a column,
- * coloured only when asked (a TTY without NO_COLOR).
+ * coloured by the one colour rule (`useColor` in src/lib/terminal.ts).
  */
 
 import type {CheckStatus, DoctorReport} from './doctor.js'
@@ -13,11 +13,6 @@ const COLORS: Record<Word, [string, string]> = {
   fail: ['\u001B[31m', '\u001B[39m'],
   ok: ['\u001B[32m', '\u001B[39m'],
   warn: ['\u001B[33m', '\u001B[39m'],
-}
-
-/** Colour on a TTY only, and never with NO_COLOR or TERM=dumb. */
-export function useColor(stream: {isTTY?: boolean}, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && env.NO_COLOR === undefined && env.TERM !== 'dumb'
 }
 
 export function renderDoctorReport(report: DoctorReport, options: {color: boolean}): string {

@@ -1,6 +1,7 @@
 import type {BuildEvent} from './image-build.js'
 
 import {redact} from '../lib/redact.js'
+import {liveTerminal, painter, useColor} from '../lib/terminal.js'
 import {cleanLine} from './image-build.js'
 
 /**
@@ -21,8 +22,7 @@ export interface BuildView {
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
 
 export function ttyBuildView(stream: NodeJS.WriteStream = process.stderr, tailLines = 5): BuildView {
-  const color = !process.env.NO_COLOR
-  const paint = (code: string, text: string) => (color ? `\u001B[${code}m${text}\u001B[0m` : text)
+  const paint = painter(useColor(stream))
   const width = () => Math.max(20, (stream.columns ?? 100) - 1)
   const clip = (text: string) => (text.length > width() ? text.slice(0, width() - 1) + '…' : text)
   let step: string | undefined
@@ -136,5 +136,5 @@ export const silentBuildView: BuildView = {event() {}, finish() {}, stop() {}}
 
 export function buildViewFor(options: {json: boolean; tty?: boolean}): BuildView {
   if (options.json) return silentBuildView
-  return (options.tty ?? Boolean(process.stderr.isTTY)) ? ttyBuildView() : plainBuildView()
+  return (options.tty ?? liveTerminal(process.stderr)) ? ttyBuildView() : plainBuildView()
 }

@@ -8,6 +8,7 @@ import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
 import {addSecret, isSecretName, redact} from '../lib/redact.js'
+import {stripEscapes} from '../lib/terminal.js'
 import {displayPath, stageBuildContext} from './build-context.js'
 import {gitInfo, type GitInfo} from './image-git.js'
 import {buildTags, parseReleaseVersion, type ReleaseVersion} from './tags.js'
@@ -307,18 +308,12 @@ export async function buildImage(
   }
 }
 
-/** Build output can carry colours, carriage returns and tabs: keep one printable line. */
+/** Build output can carry colours, carriage returns, tabs and other escapes: keep one printable line. */
 export function cleanLine(line: string): string {
-  return (
-    redact(line)
-      // eslint-disable-next-line no-control-regex
-      .replaceAll(/\u001B\[[\d;?]*[A-Za-z]/g, '')
-      .split('\r')
-      .findLast((part) => part.trim() !== '')
-      ?.replaceAll('\t', '  ')
-      // eslint-disable-next-line no-control-regex
-      .replaceAll(/[\u0000-\u001F\u007F]/g, '') ?? ''
-  )
+  const last = redact(line)
+    .split('\r')
+    .findLast((part) => stripEscapes(part).trim() !== '')
+  return last === undefined ? '' : stripEscapes(last.replaceAll('\t', '  ')).replaceAll('\n', '')
 }
 
 /** "Step 3/9 : RUN x" -> "step 3/9"; "[2/2] STEP 3/5: RUN x" -> "step 3/5 of stage 2/2". */

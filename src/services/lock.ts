@@ -13,13 +13,35 @@ export interface HeldLock {
  * refreshed while held, taken over when stale). Two `server start`s at once:
  * the second waits, then converges on what the first made.
  */
+/** The lock's folder cannot be made or written: a file in the way, or permissions. */
+function unusableLockPath(lockPath: string, error: unknown): StigmerError {
+  const code = (error as {code?: string}).code
+  const problem =
+    code === 'ENOTDIR' || code === 'EEXIST'
+      ? 'a file is in the way where stigmer keeps a folder'
+      : `it cannot be written (${code ?? (error as Error).message})`
+  return new StigmerError(`stigmer cannot take its lock ${lockPath}: ${problem}.`, {
+    code: 'LOCKED',
+    exit: ExitCode.LOCKED,
+    suggestions: [
+      `Look at the folders on the way: ls -ld ${dirname(dirname(lockPath))} ${dirname(lockPath)} ${lockPath}`,
+      'Remove or rename the file that is in the way (or set STIGMER_HOME to another folder).',
+    ],
+  })
+}
+
 export async function acquireLock(
   path: string,
   options: {onWait?: () => void; signal?: AbortSignal | undefined; staleMs?: number; waitMs?: number} = {},
 ): Promise<HeldLock> {
   const lockfile = await import('proper-lockfile')
-  mkdirSync(dirname(path), {recursive: true})
   const lockPath = `${path}.lock`
+  try {
+    mkdirSync(dirname(path), {recursive: true})
+  } catch (error) {
+    throw unusableLockPath(lockPath, error)
+  }
+
   const staleMs = options.staleMs ?? 15_000
   const deadline = Date.now() + (options.waitMs ?? 300_000)
   let warned = false
@@ -44,7 +66,10 @@ export async function acquireLock(
         },
       }
     } catch (error) {
-      if ((error as {code?: string}).code !== 'ELOCKED') throw error
+      const code = (error as {code?: string}).code
+      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+        throw unusableLockPath(lockPath, error)
+      if (code !== 'ELOCKED') throw error
       if (!warned) {
         warned = true
         options.onWait?.()

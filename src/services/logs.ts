@@ -4,14 +4,23 @@ import type {StigmerPaths} from '../lib/paths.js'
 import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseDurationSeconds} from '../lib/format.js'
-import {redact} from '../lib/redact.js'
+import {addSecretsFromEnv, redact} from '../lib/redact.js'
+import {forTerminal} from '../lib/terminal.js'
 import {readLifecycle} from './lifecycle-log.js'
 import {CONTAINER_NAME} from './server.js'
 
 /** --since: a duration ago ("10m") as unix seconds, or an RFC 3339 time as given. */
 export function parseSince(value: string, now = Date.now()): number | string {
   const duration = parseDurationSeconds(value)
-  if (duration !== undefined) return Math.floor(now / 1000 - duration)
+  if (duration !== undefined) {
+    // Engines take a unix time: one before 1970 (or not a number at all) is no time they can use.
+    if (!Number.isFinite(duration) || duration > now / 1000)
+      throw usageError(`--since "${value}" reaches back before 1970.`, [
+        'Use a duration shorter than that (30s, 10m, 2h, 7d as 168h) or an RFC 3339 time (2026-11-28T09:00:00Z).',
+      ])
+    return Math.floor(now / 1000 - duration)
+  }
+
   if (/^\d{4}-\d\d-\d\d(T[\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(value) && !Number.isNaN(Date.parse(value))) {
     return Math.floor(Date.parse(value) / 1000)
   }
@@ -92,6 +101,7 @@ async function collect(
 export async function readLogs(runtime: ContainerRuntime, paths: StigmerPaths, options: LogsOptions): Promise<Entry[]> {
   const container = await runtime.inspectContainer(CONTAINER_NAME)
   if (!container && !options.all) throw noContainer(runtime)
+  if (container) addSecretsFromEnv(container.env)
   return (await collect(runtime, container?.id, paths, options)).map((e) => ({...e, text: redact(e.text)}))
 }
 
@@ -135,10 +145,13 @@ export async function followLogs(
 ): Promise<number> {
   let container = await runtime.inspectContainer(CONTAINER_NAME)
   if (!container && !options.all) throw noContainer(runtime)
+  // The secret values the container was given are masked in its lines, as the host's are.
+  if (container) addSecretsFromEnv(container.env)
   const out = new BufferedOut()
   let count = 0
   const emit = (stream: 'stderr' | 'stdout', text: string) => {
-    out.write(options.all ? 'stdout' : stream, redact(text))
+    const to = options.all ? 'stdout' : stream
+    out.write(to, forTerminal(redact(text), to === 'stdout' ? process.stdout : process.stderr))
     count++
   }
 
@@ -172,6 +185,7 @@ export async function followLogs(
       if (now && now.id !== previous) {
         options.note(`--- ${CONTAINER_NAME} was replaced (new container ${now.id.slice(0, 12)}); following it ---`)
         container = now
+        addSecretsFromEnv(now.env)
         since = undefined
         tail = undefined
         continue
@@ -189,6 +203,7 @@ export async function followLogs(
         if (next && (next.id !== previous || next.running)) {
           if (next.id !== previous) options.note(`--- following new container ${next.id.slice(0, 12)} ---`)
           container = next
+          addSecretsFromEnv(next.env)
           since = next.id === previous ? Math.floor(Date.now() / 1000) : undefined
           tail = undefined
           break

@@ -9,7 +9,7 @@ import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'
 import {detect, detectionFailure} from '../detection/detect.js'
 import {currentMachine} from '../detection/machine.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
-import {StigmerError} from '../lib/errors.js'
+import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {stigmerPaths} from '../lib/paths.js'
 import {BUILTIN_PROVIDERS} from '../runtimes.js'
@@ -80,10 +80,16 @@ export async function requestedRuntime(options: SelectOptions): Promise<{name: s
   if (explicit) return explicit
   if (options.useRemembered) {
     const state = readServerState(paths.serverStateFile)
-    if (state) return {name: state.runtime, source: 'the engine that ran the last `stigmer server start`'}
+    if (state) return {name: state.runtime, source: REMEMBERED}
   }
 
   return undefined
+}
+
+const REMEMBERED = 'the engine that ran the last `stigmer server start`'
+
+function remembered(requested: {source: string}): boolean {
+  return requested.source === REMEMBERED
 }
 
 export async function selectRuntime(options: SelectOptions = {}): Promise<ResolvedRuntime> {
@@ -92,6 +98,16 @@ export async function selectRuntime(options: SelectOptions = {}): Promise<Resolv
   const ctx: RuntimeContext = {machine: currentMachine(env), runDir: paths.runDir}
   const providers = await runtimeProviders(options.config)
   const requested = await requestedRuntime(options)
+  if (requested && remembered(requested) && !providers.some((p) => p.name === requested.name.trim().toLowerCase())) {
+    throw usageError(
+      `The state file ${paths.serverStateFile} names an unknown container runtime "${requested.name}" (known: ${providers.map((p) => p.name).join(', ')}): it is damaged, or was written by a plugin that is no longer installed.`,
+      [
+        `Remove it (it only remembers which engine ran the last start): rm ${paths.serverStateFile}`,
+        'Or name the engine for this command: --runtime docker (or podman).',
+      ],
+    )
+  }
+
   const detection = await detect({
     ctx,
     providers,
@@ -102,7 +118,7 @@ export async function selectRuntime(options: SelectOptions = {}): Promise<Resolv
   })
   if (!detection.chosen || !detection.provider) {
     const failure = detectionFailure(detection, providers, ctx)
-    if (requested?.source.startsWith('the engine that ran')) {
+    if (requested && remembered(requested)) {
       throw new StigmerError(
         `The agent-runner was started with ${requested.name}, which is not answering now: ${failure.message}`,
         {

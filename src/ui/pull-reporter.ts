@@ -1,4 +1,5 @@
 import {formatBytes, formatDuration} from '../lib/format.js'
+import {liveTerminal} from '../lib/terminal.js'
 
 /** Aggregated progress of one pull, across layers. */
 export interface PullStats {
@@ -104,6 +105,6 @@ export function reporterFor(options: {
   write?: (line: string) => void
 }): PullReporter {
   if (options.json) return silentReporter
-  const tty = options.tty ?? Boolean(process.stderr.isTTY)
+  const tty = options.tty ?? liveTerminal(process.stderr)
   return tty ? ttyReporter(process.stderr, options.render) : lineReporter(options.write)
 }

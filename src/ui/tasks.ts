@@ -1,4 +1,5 @@
 import {redact} from '../lib/redact.js'
+import {forTerminal, liveTerminal, painter, stripEscapes, useColor} from '../lib/terminal.js'
 
 /**
  * A sequential task list: a live one on a TTY (spinner, the running task's
@@ -18,6 +19,10 @@ export interface TaskUi {
   stop(): void
 }
 
+/** Notes and output lines can carry an engine's or a registry's text: redacted, and escape-free on a terminal. */
+const shown = (text: string) => stripEscapes(redact(text))
+const shownPlain = (text: string) => forTerminal(redact(text), process.stderr)
+
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
 
 export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
@@ -27,8 +32,7 @@ export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
   let frame = 0
   let timer: NodeJS.Timeout | undefined
   let drawnLines = 0
-  const color = !process.env.NO_COLOR
-  const paint = (code: string, text: string) => (color ? `\u001B[${code}m${text}\u001B[0m` : text)
+  const paint = painter(useColor(stream))
   const width = () => Math.max(20, (stream.columns ?? 100) - 2)
   const clip = (text: string) => (text.length > width() ? text.slice(0, width() - 1) + '…' : text)
   const clear = () => {
@@ -42,7 +46,7 @@ export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
     stream.write(clip(`${paint('36', FRAMES[frame % FRAMES.length]!)} ${title}`))
     drawnLines = 1
     if (output) {
-      stream.write('\n' + clip(`  ${paint('2', redact(output))}`))
+      stream.write('\n' + clip(`  ${paint('2', shown(output))}`))
       drawnLines = 2
     }
   }
@@ -53,9 +57,7 @@ export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
     clear()
     if (title) {
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
-      stream.write(
-        `${mark} ${title}${note ? ` ${paint('2', `(${redact(note)})`)}` : ''} ${paint('2', `${seconds}s`)}\n`,
-      )
+      stream.write(`${mark} ${title}${note ? ` ${paint('2', `(${shown(note)})`)}` : ''} ${paint('2', `${seconds}s`)}\n`)
     }
 
     title = undefined
@@ -66,7 +68,7 @@ export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
     fail: (note) => finish(paint('31', '✖'), note),
     info(text) {
       clear()
-      stream.write(`${redact(text)}\n`)
+      stream.write(`${shown(text)}\n`)
       draw()
     },
     output(text) {
@@ -100,7 +102,7 @@ export function ttyTaskUi(stream: NodeJS.WriteStream = process.stderr): TaskUi {
     succeed: (note) => finish(paint('32', '✔'), note),
     warn(text) {
       clear()
-      stream.write(`${paint('33', '!')} ${redact(text)}\n`)
+      stream.write(`${paint('33', '!')} ${shown(text)}\n`)
       draw()
     },
   }
@@ -112,18 +114,18 @@ export function plainTaskUi(write: (line: string) => void = (l) => process.stder
   let lastOutput = 0
   const done = (word: string, note?: string) => {
     if (!title) return
-    write(`${word}: ${title}${note ? ` (${redact(note)})` : ''} [${((Date.now() - started) / 1000).toFixed(1)}s]`)
+    write(`${word}: ${title}${note ? ` (${shownPlain(note)})` : ''} [${((Date.now() - started) / 1000).toFixed(1)}s]`)
     title = undefined
   }
 
   return {
     fail: (note) => done('failed', note),
-    info: (text) => write(redact(text)),
+    info: (text) => write(shownPlain(text)),
     output(text) {
       // Progress is throttled: one line every 5 s at most.
       if (Date.now() - lastOutput < 5000) return
       lastOutput = Date.now()
-      write(`  ${redact(text)}`)
+      write(`  ${shownPlain(text)}`)
     },
     skip: (skipped, note) => write(`skipped: ${skipped} (${note})`),
     start(next) {
@@ -135,7 +137,7 @@ export function plainTaskUi(write: (line: string) => void = (l) => process.stder
     },
     stop() {},
     succeed: (note) => done('done', note),
-    warn: (text) => write(`warning: ${redact(text)}`),
+    warn: (text) => write(`warning: ${shownPlain(text)}`),
   }
 }
 
@@ -152,5 +154,5 @@ export const silentTaskUi: TaskUi = {
 
 export function taskUiFor(options: {json: boolean; tty?: boolean}): TaskUi {
   if (options.json) return silentTaskUi
-  return (options.tty ?? Boolean(process.stderr.isTTY)) ? ttyTaskUi() : plainTaskUi()
+  return (options.tty ?? liveTerminal(process.stderr)) ? ttyTaskUi() : plainTaskUi()
 }

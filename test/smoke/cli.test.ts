@@ -264,6 +264,15 @@ describe('smoke: the built CLI', function () {
     })
   })
 
+  it('DEBUG=*: a password on the command line never reaches the debug output, and stderr says DEBUG is on', async () => {
+    const secret = `hunter2-${Date.now()}`
+    const result = await runCli(['image', 'login', '127.0.0.1:5000', '-u', 'me', '--password', secret], {
+      env: {DEBUG: '*'},
+    })
+    expect(result.stderr).to.contain('oclif:config runCommand').and.contain('DEBUG is set')
+    expect(result.stderr + result.stdout).not.to.contain(secret)
+  })
+
   it('an invalid config file exits 50 (CONFIG), naming the file and the bad key', async () => {
     const home = stigmerHome()
     writeFileSync(join(home, 'config.yaml'), 'runtme: docker\n')

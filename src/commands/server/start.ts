@@ -3,6 +3,7 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
+import {liveTerminal} from '../../lib/terminal.js'
 import {pulledByFirstRun} from '../../services/first-run.js'
 import {type StartResult, startServer} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
@@ -103,7 +104,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
       runtime,
       signal: this.signal,
       timeoutMs: timeout * 1000,
-      tty: Boolean(process.stderr.isTTY),
+      tty: liveTerminal(process.stderr),
       ui: this.ui,
     })
     // The first-run hook may have pulled it before this command ran: that is a pull of this start.

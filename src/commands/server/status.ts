@@ -4,6 +4,7 @@ import {ExitCode} from '../../lib/exit-codes.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {formatDuration} from '../../lib/format.js'
 import {stigmerPaths} from '../../lib/paths.js'
+import {addSecretsFromEnv} from '../../lib/redact.js'
 import {maskEnv} from '../../services/container-env.js'
 import {resolveImage} from '../../services/image-resolution.js'
 import {CONTAINER_NAME, serverStatus, type StatusResult} from '../../services/server.js'
@@ -15,7 +16,7 @@ export function statusExitCode(status: Pick<StatusResult, 'healthy' | 'running'>
 }
 
 export default class ServerStatus extends StigmerCommand {
-  static override description = `Shows the agent-runner container: state (absent, created, running, restarting, exited with its code), health and the last health-check output, image reference and digest and whether it is the image this CLI pins, container id, uptime, engine, network mode and why, workspace path, and the environment it was given (secret values masked).
+  static override description = `Shows the agent-runner container: state (absent, created, running, restarting, exited with its code), health and the last health-check output, image reference and digest and whether it is the image this CLI pins, container id, uptime, engine, network mode and why, workspace path, and the environment it was given (secret values and URL passwords masked; on a terminal, escape sequences in what the container and image report are removed).
 
 When the engine has not run its periodic check yet (or cannot: Podman without systemd), status runs the image's health check itself.
 
@@ -36,30 +37,32 @@ Exit codes (for scripts): 0 running and healthy (or running, for an image withou
     const config = await loadConfig(stigmerPaths().configFile)
     const pinned = resolveImage({cliVersion: this.config.version, config}).pinned
     const raw = await serverStatus(runtime, pinned)
+    // The container's own secret values are masked wherever they appear (a health-check output, a label).
+    addSecretsFromEnv(raw.env)
     const status: StatusResult = {...raw, env: maskEnv(raw.env)}
     if (status.state === 'absent') {
-      this.log(`Agent-runner: not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
-      this.log('Start it: stigmer server start')
+      this.logForeign(`Agent-runner: not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
+      this.logForeign('Start it: stigmer server start')
     } else {
       const state = status.running
         ? `running, ${status.health === 'none' ? 'no health check' : status.health}`
         : `${status.state}${status.exitCode === undefined ? '' : ` (exit code ${status.exitCode}${status.oomKilled ? ', OOM-killed' : ''})`}`
-      this.log(`Agent-runner: ${state}`)
-      this.log(
+      this.logForeign(`Agent-runner: ${state}`)
+      this.logForeign(
         `  container   ${CONTAINER_NAME} (${status.containerId!.slice(0, 12)})${status.uptimeSeconds === undefined ? '' : `, up ${formatDuration(status.uptimeSeconds)}`}`,
       )
-      this.log(`  image       ${status.image}${status.imageDigest ? ` @ ${status.imageDigest}` : ''}`)
-      this.log(
+      this.logForeign(`  image       ${status.image}${status.imageDigest ? ` @ ${status.imageDigest}` : ''}`)
+      this.logForeign(
         `              ${status.matchesPinned ? 'the image this CLI pins' : `not the pinned image (this CLI pins ${status.pinnedImage})`}${status.imageVersion ? `; image version ${status.imageVersion}` : ''}`,
       )
-      this.log(`  engine      ${runtime.displayName} at ${status.endpoint}`)
-      this.log(`  network     ${status.network}${status.networkReason ? `: ${status.networkReason}` : ''}`)
-      this.log(`  workspace   ${status.workspace ?? '?'} -> /workspace`)
-      if (status.lastProbe) this.log(`  last probe  ${status.lastProbe.split('\n')[0]}`)
-      this.log('  environment')
+      this.logForeign(`  engine      ${runtime.displayName} at ${status.endpoint}`)
+      this.logForeign(`  network     ${status.network}${status.networkReason ? `: ${status.networkReason}` : ''}`)
+      this.logForeign(`  workspace   ${status.workspace ?? '?'} -> /workspace`)
+      if (status.lastProbe) this.logForeign(`  last probe  ${status.lastProbe.split('\n')[0]}`)
+      this.logForeign('  environment')
       for (const [name, value] of Object.entries(status.env).sort(([a], [b]) => a.localeCompare(b))) {
         if (/^(PATH|HOME|HOSTNAME|LANG|GPG_KEY|PYTHON_\w+|container)$/.test(name)) continue
-        this.log(`    ${name}=${value}`)
+        this.logForeign(`    ${name}=${value}`)
       }
     }
 

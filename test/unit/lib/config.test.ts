@@ -81,6 +81,22 @@ describe('config file', () => {
     })
   })
 
+  describe('keys Object.prototype already has', () => {
+    it('constructor, __proto__, toString are unknown keys (exit 50), not a crash', async () => {
+      const {parse} = await import('yaml')
+      for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+        invalid(parse(`${key}: docker\n`), `unknown key "${key}"`)
+      }
+    })
+
+    it('an env variable named like a prototype member is an ordinary variable', async () => {
+      const {parse} = await import('yaml')
+      const config = validateConfig(parse('env:\n  constructor: a\n  __proto__: b\n'), FILE)
+      expect(Object.getPrototypeOf(config.env)).to.equal(Object.prototype)
+      expect(Object.keys(config.env!)).to.deep.equal(['constructor', '__proto__'])
+    })
+  })
+
   describe('loadConfig', () => {
     let dir: string
 
@@ -117,6 +133,24 @@ describe('config file', () => {
       expect((caught as StigmerError).message)
         .to.contain(file)
         .and.contain('not valid YAML')
+    })
+
+    it('a file over 1 MiB is refused (exit 50) before it is parsed', async () => {
+      const file = join(dir, 'huge.yaml')
+      writeFileSync(file, `env:\n${'  A: x\n'.repeat(200_000)}`)
+      const started = Date.now()
+      let caught: unknown
+      try {
+        await loadConfig(file)
+      } catch (error) {
+        caught = error
+      }
+
+      expect((caught as StigmerError).exit).to.equal(ExitCode.CONFIG)
+      expect((caught as StigmerError).message)
+        .to.contain(file)
+        .and.contain('at most 1048576 bytes')
+      expect(Date.now() - started).to.be.below(1000)
     })
   })
 })

@@ -187,6 +187,20 @@ describe('container-env', () => {
         STIGMER_LLM_API_KEY: '****',
       })
     })
+
+    it('server status: passphrases by the wider name rule, and URL passwords in any variable', () => {
+      expect(
+        maskEnv({
+          DATABASE_URL: 'postgres://u:pw@db:5432/app',
+          MY_PASSPHRASE: 'open sesame',
+          PROXY: 'http://proxy:3128',
+        }),
+      ).to.deep.equal({
+        DATABASE_URL: 'postgres://u:****@db:5432/app',
+        MY_PASSPHRASE: '****',
+        PROXY: 'http://proxy:3128',
+      })
+    })
   })
 
   describe('parseEnvFlags', () => {

@@ -7,6 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ExitCode} from '../../../src/lib/exit-codes.js'
+import {useColor} from '../../../src/lib/terminal.js'
 import {
   currentUser,
   diskFacts,
@@ -16,7 +17,7 @@ import {
   TimeoutError,
   withTimeout,
 } from '../../../src/services/doctor-probes.js'
-import {renderDoctorReport, useColor} from '../../../src/services/doctor-render.js'
+import {renderDoctorReport} from '../../../src/services/doctor-render.js'
 import {runDoctor, temporalAddressFor, workspaceFor} from '../../../src/services/doctor.js'
 
 /** A fake engine API on a unix socket: enough of /_ping, /version, /info and /images for doctor. */

@@ -3,7 +3,9 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {requestedRuntime, runtimeFlagFromArgv} from '../../../src/services/runtime.js'
+import {StigmerError} from '../../../src/lib/errors.js'
+import {requestedRuntime, runtimeFlagFromArgv, selectRuntime} from '../../../src/services/runtime.js'
+import {rejectionOf} from '../../helpers/rejection.js'
 
 describe('choosing the runtime', () => {
   let home: string
@@ -57,6 +59,16 @@ describe('choosing the runtime', () => {
     expect((await requestedRuntime({env: env(), useRemembered: true}))?.name).to.equal('podman')
     writeConfig('runtime: docker\n')
     expect((await requestedRuntime({env: env(), useRemembered: true}))?.name).to.equal('docker')
+  })
+
+  it('a state file that names an unknown runtime: exit 2, naming the file and how to clear it', async () => {
+    writeState('banana')
+    const error = await rejectionOf(selectRuntime({env: env(), useRemembered: true}), StigmerError)
+    expect(error.exit).to.equal(2)
+    expect(error.message)
+      .to.contain(join(home, 'state', 'server.json'))
+      .and.contain('"banana"')
+    expect(error.suggestions.join('\n')).to.contain(`rm ${join(home, 'state', 'server.json')}`)
   })
 
   it('runtimeFlagFromArgv reads --runtime X and --runtime=X, and stops at --', () => {
