@@ -64,6 +64,10 @@ if (!fast()) {
   // @oclif/core checks its own Node range with `semver` at import (about a sixth of a
   // command's startup here); the range that matters is ours, checked in package.json's engines.
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
+  // Where this CLI is, for plugins (src/lib/host.ts): recorded before oclif loads any plugin,
+  // because oclif imports the commands of a plugin without a manifest (a linked one) while
+  // it loads its config. The init hook then records oclif's config.root, the same folder.
+  globalThis[Symbol.for('@stigmer/cli')] = Object.freeze({root})
   const {execute} = await import('@oclif/core/execute')
   await execute({dir: import.meta.url})
 }

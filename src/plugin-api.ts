@@ -38,6 +38,7 @@ export {
 } from './lib/errors.js'
 export {ExitCode, type ExitCodeName} from './lib/exit-codes.js'
 export {runtimeFlag} from './lib/flags.js'
+export {HOST_GLOBAL, type HostInfo} from './lib/host.js'
 export {parseImageRef} from './lib/image-ref.js'
 export {canConnect, grpcAnswers} from './lib/tcp.js'
 export {dockerProvider, podmanProvider, type RuntimeContext, type RuntimeProvider} from './runtimes.js'
