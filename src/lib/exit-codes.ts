@@ -24,6 +24,7 @@ export const ExitCode = {
   TEMPORAL_UNREACHABLE: 40,
   WORKSPACE: 41,
   CONFIG: 50,
+  PLUGIN: 60,
   INTERRUPTED: 130,
 } as const
 
@@ -53,5 +54,6 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   TEMPORAL_UNREACHABLE: 'Temporal does not answer at the configured address and `--require-temporal` was given.',
   WORKSPACE: 'The workspace folder cannot be created or written.',
   CONFIG: 'The config file (~/.stigmer/config.yaml) is invalid.',
+  PLUGIN: '`plugins install`: no such plugin on the npm registry, the package is not a stigmer plugin, or npm failed.',
   INTERRUPTED: 'Interrupted (Ctrl-C / SIGINT); anything this run created was cleaned up.',
 }
