@@ -18,6 +18,8 @@ import {parseArgs} from 'node:util'
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const REPOSITORY = 'stigmer/stigmer-cli'
 export const IMAGE_REPOSITORY = 'ghcr.io/stigmer/agent-runner'
+/** oclif's bin script: CLIENT_HOME=${STIGMER_OCLIF_CLIENT_HOME:=$XDG_DATA_HOME/stigmer/client} */
+export const CLIENT_HOME_VAR = 'STIGMER_OCLIF_CLIENT_HOME'
 /** Homebrew's OS/CPU blocks, in the order the formula lists them. */
 export const TARGETS = [
   {arch: 'arm64', block: ['on_macos', 'on_arm'], target: 'darwin-arm64'},
@@ -82,10 +84,20 @@ class Stigmer < Formula
   version ${rubyString(version)}
   license ${rubyString(license)}
 
+  livecheck do
+    url :stable
+    strategy :github_latest
+  end
+
 ${blocks.join('\n')}\n  # The tarball is self-contained: the CLI, its production dependencies and the
   # Node.js it runs on (bin/node), so it does not depend on Homebrew's node.
   # It has no self-update: upgrades come from \`brew upgrade stigmer\` only.
+  # oclif's bin/stigmer runs $XDG_DATA_HOME/stigmer/client/bin/stigmer instead of
+  # itself when that exists (where an oclif self-update installs); pointing
+  # ${CLIENT_HOME_VAR} into the keg, where no client/ exists, keeps the binary
+  # brew installed the one that runs (as heroku's formula does).
   def install
+    inreplace "bin/stigmer", /^CLIENT_HOME=/, "export ${CLIENT_HOME_VAR}=#{lib/"client"}\\nCLIENT_HOME="
     libexec.install Dir["*"]
     bin.install_symlink libexec/"bin/stigmer"
   end
@@ -93,7 +105,7 @@ ${blocks.join('\n')}\n  # The tarball is self-contained: the CLI, its production
   def caveats
     <<~EOS
       stigmer runs the Stigmer agent-runner in a container, so it needs Docker or Podman:
-        Docker Desktop:  brew install --cask docker   (then open Docker.app once)
+        Docker Desktop:  brew install --cask docker-desktop   (then open Docker.app once)
         Podman:          brew install podman && podman machine init && podman machine start
         Linux:           Docker Engine (https://docs.docker.com/engine/install/)
                          or Podman (sudo apt install podman / sudo dnf install podman)
