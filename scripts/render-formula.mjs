@@ -5,6 +5,8 @@
 //   node scripts/render-formula.mjs --dir DIR --out FILE
 //   node scripts/render-formula.mjs --image-size "212 MB"  (or STIGMER_IMAGE_SIZE) for the caveats
 //   node scripts/render-formula.mjs --partial             leave out targets that were not packed (tests only)
+//   node scripts/render-formula.mjs --base-url file://$PWD/tmp/release
+//                                                         urls at these files (CI installs the formula before release)
 //
 // The version comes from package.json (the one source of truth), the sha256 of each
 // tarball is computed from the file itself (and checked against its .sha256 file when
@@ -125,7 +127,7 @@ end
 }
 
 /** Reads the packed tarballs of a version from dir and hashes them. */
-export async function collectArtifacts({dir, partial = false, repository = REPOSITORY, version}) {
+export async function collectArtifacts({baseUrl, dir, partial = false, repository = REPOSITORY, version}) {
   const artifacts = {}
   const missing = []
   for (const {target} of TARGETS) {
@@ -142,7 +144,9 @@ export async function collectArtifacts({dir, partial = false, repository = REPOS
       if (recorded !== sha256) throw new Error(`${sidecar} says ${recorded} but ${file} hashes to ${sha256}`)
     }
 
-    artifacts[target] = {file, sha256, url: releaseUrl(version, tarballName(version, target), repository)}
+    const name = tarballName(version, target)
+    const url = baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${name}` : releaseUrl(version, name, repository)
+    artifacts[target] = {file, sha256, url}
   }
 
   if (missing.length > 0 && (!partial || missing.length === TARGETS.length)) {
@@ -155,6 +159,7 @@ export async function collectArtifacts({dir, partial = false, repository = REPOS
 async function main() {
   const {values} = parseArgs({
     options: {
+      'base-url': {type: 'string'},
       dir: {default: join(ROOT, 'tmp', 'release'), type: 'string'},
       help: {short: 'h', type: 'boolean'},
       'image-size': {type: 'string'},
@@ -167,7 +172,7 @@ async function main() {
     process.stdout.write(
       readFileSync(fileURLToPath(import.meta.url), 'utf8')
         .split('\n')
-        .slice(1, 11)
+        .slice(1, 13)
         .map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n') + '\n',
     )
@@ -176,6 +181,7 @@ async function main() {
 
   const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const artifacts = await collectArtifacts({
+    baseUrl: values['base-url'],
     dir: resolve(values.dir),
     partial: values.partial,
     repository: values.repository,
