@@ -8,9 +8,28 @@ import {existsSync, readFileSync} from 'node:fs'
 import module from 'node:module'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 const argv = process.argv.slice(2)
-const root = new URL('..', import.meta.url).pathname
+// fileURLToPath, not URL#pathname: an install path with a space or a non-ASCII letter is
+// percent-encoded in the URL (/tmp/space%20dir/...), and a Windows path has a drive letter.
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * Whether plugins are installed or linked: the data dir's package.json lists them in
+ * oclif.plugins (what oclif loads). The file itself stays after the last plugin is
+ * uninstalled, with an empty list, so its existence says nothing.
+ */
+function hasUserPlugins(dataDir) {
+  const file = join(dataDir, 'package.json')
+  if (!existsSync(file)) return false
+  try {
+    const plugins = JSON.parse(readFileSync(file, 'utf8'))?.oclif?.plugins
+    return plugins !== undefined && (!Array.isArray(plugins) || plugins.length > 0)
+  } catch {
+    return true // unreadable: let oclif decide (and report it)
+  }
+}
 
 function fast() {
   if (argv.length !== 1 || process.env.STIGMER_NO_FAST_PATH) return false
@@ -26,7 +45,7 @@ function fast() {
     if (!existsSync(snapshot)) return false
     const dataDir =
       process.env.STIGMER_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'stigmer')
-    if (process.platform === 'win32' || existsSync(join(dataDir, 'package.json'))) return false
+    if (process.platform === 'win32' || hasUserPlugins(dataDir)) return false
     const {help, version} = JSON.parse(readFileSync(snapshot, 'utf8'))
     const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
     if (version !== pjson.version) return false
@@ -51,6 +70,10 @@ if (!fast()) {
     installDebugFilter(argv)
   }
 
+  // Where this CLI is, for plugins (src/lib/host.ts): recorded before oclif loads any plugin,
+  // because oclif imports the commands of a plugin without a manifest (a linked one) while
+  // it loads its config. The init hook then records oclif's config.root, the same folder.
+  globalThis[Symbol.for('@stigmer/cli')] = Object.freeze({root})
   const {execute} = await import('@oclif/core/execute')
   await execute({dir: import.meta.url})
 }

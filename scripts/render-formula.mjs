@@ -5,6 +5,8 @@
 //   node scripts/render-formula.mjs --dir DIR --out FILE
 //   node scripts/render-formula.mjs --image-size "212 MB"  (or STIGMER_IMAGE_SIZE) for the caveats
 //   node scripts/render-formula.mjs --partial             leave out targets that were not packed (tests only)
+//   node scripts/render-formula.mjs --base-url file://$PWD/tmp/release
+//                                                         urls at these files (CI installs the formula before release)
 //
 // The version comes from package.json (the one source of truth), the sha256 of each
 // tarball is computed from the file itself (and checked against its .sha256 file when
@@ -18,6 +20,8 @@ import {parseArgs} from 'node:util'
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const REPOSITORY = 'stigmer/stigmer-cli'
 export const IMAGE_REPOSITORY = 'ghcr.io/stigmer/agent-runner'
+/** oclif's bin script: CLIENT_HOME=${STIGMER_OCLIF_CLIENT_HOME:=$XDG_DATA_HOME/stigmer/client} */
+export const CLIENT_HOME_VAR = 'STIGMER_OCLIF_CLIENT_HOME'
 /** Homebrew's OS/CPU blocks, in the order the formula lists them. */
 export const TARGETS = [
   {arch: 'arm64', block: ['on_macos', 'on_arm'], target: 'darwin-arm64'},
@@ -82,10 +86,20 @@ class Stigmer < Formula
   version ${rubyString(version)}
   license ${rubyString(license)}
 
+  livecheck do
+    url :stable
+    strategy :github_latest
+  end
+
 ${blocks.join('\n')}\n  # The tarball is self-contained: the CLI, its production dependencies and the
   # Node.js it runs on (bin/node), so it does not depend on Homebrew's node.
   # It has no self-update: upgrades come from \`brew upgrade stigmer\` only.
+  # oclif's bin/stigmer runs $XDG_DATA_HOME/stigmer/client/bin/stigmer instead of
+  # itself when that exists (where an oclif self-update installs); pointing
+  # ${CLIENT_HOME_VAR} into the keg, where no client/ exists, keeps the binary
+  # brew installed the one that runs (as heroku's formula does).
   def install
+    inreplace "bin/stigmer", /^CLIENT_HOME=/, "export ${CLIENT_HOME_VAR}=#{lib/"client"}\\nCLIENT_HOME="
     libexec.install Dir["*"]
     bin.install_symlink libexec/"bin/stigmer"
   end
@@ -93,7 +107,7 @@ ${blocks.join('\n')}\n  # The tarball is self-contained: the CLI, its production
   def caveats
     <<~EOS
       stigmer runs the Stigmer agent-runner in a container, so it needs Docker or Podman:
-        Docker Desktop:  brew install --cask docker   (then open Docker.app once)
+        Docker Desktop:  brew install --cask docker-desktop   (then open Docker.app once)
         Podman:          brew install podman && podman machine init && podman machine start
         Linux:           Docker Engine (https://docs.docker.com/engine/install/)
                          or Podman (sudo apt install podman / sudo dnf install podman)
@@ -113,7 +127,7 @@ end
 }
 
 /** Reads the packed tarballs of a version from dir and hashes them. */
-export async function collectArtifacts({dir, partial = false, repository = REPOSITORY, version}) {
+export async function collectArtifacts({baseUrl, dir, partial = false, repository = REPOSITORY, version}) {
   const artifacts = {}
   const missing = []
   for (const {target} of TARGETS) {
@@ -130,7 +144,9 @@ export async function collectArtifacts({dir, partial = false, repository = REPOS
       if (recorded !== sha256) throw new Error(`${sidecar} says ${recorded} but ${file} hashes to ${sha256}`)
     }
 
-    artifacts[target] = {file, sha256, url: releaseUrl(version, tarballName(version, target), repository)}
+    const name = tarballName(version, target)
+    const url = baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${name}` : releaseUrl(version, name, repository)
+    artifacts[target] = {file, sha256, url}
   }
 
   if (missing.length > 0 && (!partial || missing.length === TARGETS.length)) {
@@ -143,6 +159,7 @@ export async function collectArtifacts({dir, partial = false, repository = REPOS
 async function main() {
   const {values} = parseArgs({
     options: {
+      'base-url': {type: 'string'},
       dir: {default: join(ROOT, 'tmp', 'release'), type: 'string'},
       help: {short: 'h', type: 'boolean'},
       'image-size': {type: 'string'},
@@ -155,7 +172,7 @@ async function main() {
     process.stdout.write(
       readFileSync(fileURLToPath(import.meta.url), 'utf8')
         .split('\n')
-        .slice(1, 11)
+        .slice(1, 13)
         .map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n') + '\n',
     )
@@ -164,6 +181,7 @@ async function main() {
 
   const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const artifacts = await collectArtifacts({
+    baseUrl: values['base-url'],
     dir: resolve(values.dir),
     partial: values.partial,
     repository: values.repository,

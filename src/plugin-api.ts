@@ -38,6 +38,7 @@ export {
 } from './lib/errors.js'
 export {ExitCode, type ExitCodeName} from './lib/exit-codes.js'
 export {runtimeFlag} from './lib/flags.js'
+export {HOST_GLOBAL, type HostInfo} from './lib/host.js'
 export {parseImageRef} from './lib/image-ref.js'
 export {canConnect, grpcAnswers} from './lib/tcp.js'
 export {dockerProvider, podmanProvider, type RuntimeContext, type RuntimeProvider} from './runtimes.js'
@@ -46,7 +47,7 @@ export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 
 /** The version of this API. A plugin may check `semver.satisfies(PLUGIN_API_VERSION, '^1')`. */
-export const PLUGIN_API_VERSION = '1.0.0'
+export const PLUGIN_API_VERSION = '1.1.0'
 
 /** The hook event a runtime-contributing plugin answers. */
 export const RUNTIMES_HOOK = 'stigmer:runtimes'

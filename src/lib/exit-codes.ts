@@ -24,6 +24,7 @@ export const ExitCode = {
   TEMPORAL_UNREACHABLE: 40,
   WORKSPACE: 41,
   CONFIG: 50,
+  PLUGIN: 60,
   INTERRUPTED: 130,
 } as const
 
@@ -56,5 +57,6 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   WORKSPACE:
     "The workspace folder cannot be created or written, or is unsafe: stigmer's default workspace is a symbolic link, or a folder above it belongs to another user.",
   CONFIG: 'The config file (~/.stigmer/config.yaml) is invalid, or larger than 1 MiB.',
+  PLUGIN: '`plugins install`: no such plugin on the npm registry, the package is not a stigmer plugin, or npm failed.',
   INTERRUPTED: 'Interrupted (Ctrl-C / SIGINT); anything this run created was cleaned up.',
 }

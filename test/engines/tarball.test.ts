@@ -1,8 +1,9 @@
 /**
  * The release artifacts, used as a user would: the linux-x64 tarball on a machine with no
  * Node at all (version, server start against the lab, a plugin installed with its bundled
- * npm), the linux-arm64 tarball under qemu, the npm package installed globally, and the
- * Homebrew formula installing the real tarball.
+ * npm and its command run against the lab's Docker), the linux-arm64 tarball under qemu, the
+ * npm package installed globally, and the Homebrew formula installing the real tarball (a
+ * plugin installed and run from that prefix too).
  *
  * The artifacts come from STIGMER_RELEASE_DIR when it holds this version's (CI packs them
  * once, in its tarball job); otherwise this suite packs linux-x64 and linux-arm64 itself
@@ -77,6 +78,39 @@ function extract(file: string, parent: string): string {
   expect(r.status, show(r)).to.equal(0)
   expect(readdirSync(dir)).to.deep.equal(['stigmer'])
   return join(dir, 'stigmer')
+}
+
+let packedPlugin: string | undefined
+
+/** plugins/temporal as npm would publish it (prepack: tsc + oclif manifest), packed once. */
+function pluginTarball(parent: string): string {
+  if (packedPlugin) return packedPlugin
+  const dest = mkdtempSync(join(parent, 'plugin-'))
+  const pack = run('npm', ['pack', '--silent', '--pack-destination', dest], {
+    cwd: join(REPO_ROOT, 'plugins', 'temporal'),
+    env: {...process.env, NODE_OPTIONS: ''},
+    timeoutMs: 300_000,
+  })
+  expect(pack.status, show(pack)).to.equal(0)
+  packedPlugin = join(
+    dest,
+    readdirSync(dest).find((f) => f.endsWith('.tgz'))!,
+  )
+  return packedPlugin
+}
+
+/**
+ * `temporal status --runtime docker --json` ran for real: the plugin's command loaded from the
+ * data dir, found its host CLI, asked the lab's Docker, and answered with its exit code (0
+ * running, 3 absent, 4 not answering: another suite may hold the container).
+ */
+function expectTemporalStatus(r: SpawnSyncReturns<string>): void {
+  expect(r.stderr, show(r)).not.to.match(/Cannot find package|ModuleLoadError/)
+  expect([0, 3, 4], show(r)).to.include(r.status)
+  const status = JSON.parse(r.stdout) as {name: string; running: boolean; state: string}
+  expect(status.name).to.equal('stigmer-temporal')
+  expect(status.state).to.be.a('string')
+  if (r.status === 3) expect(status.running).to.equal(false)
 }
 
 describe('release artifacts (scripts/pack.sh)', function () {
@@ -209,24 +243,24 @@ describe('release artifacts (scripts/pack.sh)', function () {
       })
     })
 
-    it('installs a plugin with its bundled npm and Node (plugins install file:<tgz>), and runs it', () => {
-      const dest = mkdtempSync(join(work, 'plugin-'))
-      const pack = run('npm', ['pack', '--silent', '--pack-destination', dest], {
-        cwd: join(REPO_ROOT, 'plugins', 'temporal'),
-        timeoutMs: 300_000,
+    it('carries the LICENSE (Apache-2.0)', () => {
+      expect(readFileSync(join(cliRoot, 'LICENSE'), 'utf8')).to.include('Apache License')
+    })
+
+    describe('a plugin, installed with the bundled npm and Node, run against the lab (Docker)', () => {
+      requireEngines(['docker'])
+
+      it('plugins install file:<tgz>, then `temporal status` and `temporal start --help`, then uninstall', () => {
+        const tgz = pluginTarball(work)
+        const install = stigmer(['plugins', 'install', `file:${tgz}`], {}, 300_000)
+        expect(install.status, show(install)).to.equal(0)
+        expectTemporalStatus(stigmer(['temporal', 'status', '--runtime', 'docker', '--json'], engineEnv('docker')))
+        const help = stigmer(['temporal', 'start', '--help'])
+        expect(help.status, show(help)).to.equal(0)
+        expect(help.stdout).to.include('temporal server start-dev')
+        const uninstall = stigmer(['plugins', 'uninstall', '@stigmer/plugin-temporal'])
+        expect(uninstall.status, show(uninstall)).to.equal(0)
       })
-      expect(pack.status, show(pack)).to.equal(0)
-      const tgz = join(
-        dest,
-        readdirSync(dest).find((f) => f.endsWith('.tgz'))!,
-      )
-      const install = stigmer(['plugins', 'install', `file:${tgz}`], {}, 300_000)
-      expect(install.status, show(install)).to.equal(0)
-      const help = stigmer(['temporal', 'start', '--help'])
-      expect(help.status, show(help)).to.equal(0)
-      expect(help.stdout).to.include('temporal server start-dev')
-      const uninstall = stigmer(['plugins', 'uninstall', '@stigmer/plugin-temporal'])
-      expect(uninstall.status, show(uninstall)).to.equal(0)
     })
   })
 
@@ -295,10 +329,13 @@ describe('release artifacts (scripts/pack.sh)', function () {
       expect(v.cli).to.equal(VERSION)
       expect(v.image.pinned).to.equal(PINNED)
       expect(v.node, 'runs on the Node it was installed with').to.equal(process.version)
+      expect(existsSync(join(prefix, 'lib', 'node_modules', '@stigmer', 'cli', 'LICENSE')), 'LICENSE').to.equal(true)
     })
   })
 
   describe('the Homebrew formula, with the real tarball', () => {
+    let brewPrefix: string | undefined
+
     before(function () {
       this.timeout(600_000)
       const problem = ensureDebianTool('ruby', ['ruby'])
@@ -345,6 +382,32 @@ describe('release artifacts (scripts/pack.sh)', function () {
         env: {HOME: work, PATH: toolsOnlyPath(work), STIGMER_HOME: join(work, 'brew-home')},
       })
       expect(JSON.parse(v.stdout).node).to.equal(`v${NODE_VERSION}`)
+      expect(readFileSync(join(prefix, 'libexec', 'bin', 'stigmer'), 'utf8')).to.include(
+        `export STIGMER_OCLIF_CLIENT_HOME=${join(prefix, 'lib', 'client')}`,
+      )
+      brewPrefix = prefix
+    })
+
+    describe('a plugin installed and run from the Homebrew prefix (Docker)', () => {
+      requireEngines(['docker'])
+
+      it('plugins install file:<tgz> through bin/stigmer (a link into libexec), then `temporal status`', function () {
+        if (!brewPrefix) this.skip()
+        const home = mkdtempSync(join(work, 'brew-user-'))
+        const env = {
+          HOME: home,
+          PATH: toolsOnlyPath(work),
+          STIGMER_HOME: join(home, '.stigmer'),
+          XDG_DATA_HOME: join(home, 'data'),
+        }
+        const brewed = join(brewPrefix!, 'bin', 'stigmer')
+        const install = run(brewed, ['plugins', 'install', `file:${pluginTarball(work)}`], {env, timeoutMs: 300_000})
+        expect(install.status, show(install)).to.equal(0)
+        const clean = Object.fromEntries(
+          Object.entries({...env, ...engineEnv('docker')}).filter(([, v]) => v !== undefined),
+        ) as NodeJS.ProcessEnv
+        expectTemporalStatus(run(brewed, ['temporal', 'status', '--runtime', 'docker', '--json'], {env: clean}))
+      })
     })
   })
 })

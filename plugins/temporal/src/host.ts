@@ -4,15 +4,17 @@
  * A plugin installed with `stigmer plugins install` lives in the user's data dir
  * (~/.local/share/stigmer/node_modules/...), where `import '@stigmer/cli/plugin-api'`
  * finds nothing: the CLI is not a dependency of the plugin (@stigmer/cli is an optional
- * peer, so npm does not install a second copy). So this module finds the host CLI from
- * the running program: the entry point Node was started with (process.argv[1]: bin/run.js
- * of an npm install, bin/run of a tarball or Homebrew install, bin/dev.js) belongs to the
- * package named @stigmer/cli, whose "exports" say where ./plugin-api is. Using the host's
- * own copy also means one engine detection per process, one set of error classes and one
- * exit-code table.
+ * peer, so npm does not install a second copy). So this module asks the running CLI where
+ * it is: stigmer's init hook records oclif's own `config.root` under the global
+ * `Symbol.for('@stigmer/cli')` before oclif imports any plugin command, and that folder's
+ * package.json "exports" say where ./plugin-api is. Using the host's own copy also means
+ * one engine detection per process, one set of error classes and one exit-code table.
  *
- * When the plugin runs outside a stigmer process (its own tests, `oclif manifest`), it
- * falls back to ordinary module resolution of '@stigmer/cli/plugin-api'.
+ * A CLI older than that hook (0.1.0) records nothing: then the host is the package named
+ * "@stigmer/cli" above the entry point Node was started with (process.argv[1], which a
+ * tarball or Homebrew install gives without its `.js`). Outside a stigmer process (the
+ * plugin's own tests, `oclif manifest`) it falls back to ordinary module resolution of
+ * '@stigmer/cli/plugin-api'.
  */
 import type * as PluginApi from '@stigmer/cli/plugin-api'
 
@@ -21,27 +23,44 @@ import {dirname, join, parse} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 const HOST_PACKAGE = '@stigmer/cli'
+/** Where the running CLI records itself (src/lib/host.ts in the CLI). */
+const HOST_GLOBAL = Symbol.for('@stigmer/cli')
 
-/** The root folder of the @stigmer/cli package that contains `entry`, if any. */
+function isHostPackage(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {name?: string}).name === HOST_PACKAGE
+  } catch {
+    return false
+  }
+}
+
+/** The root the running CLI recorded (oclif's config.root), if it is a @stigmer/cli package. */
+export function recordedRoot(
+  global: Record<symbol, unknown> = globalThis as Record<symbol, unknown>,
+): string | undefined {
+  const root = (global[HOST_GLOBAL] as undefined | {root?: unknown})?.root
+  return typeof root === 'string' && isHostPackage(root) ? root : undefined
+}
+
+/**
+ * The root folder of the @stigmer/cli package that contains `entry`, if any. `entry` may
+ * name its file without the extension, as Node accepts (`node bin/run` runs bin/run.js).
+ */
 export function hostRoot(entry: string | undefined): string | undefined {
   if (!entry) return undefined
-  let dir: string
-  try {
-    dir = dirname(realpathSync(entry))
-  } catch {
-    return undefined
+  let dir: string | undefined
+  for (const candidate of [entry, `${entry}.js`, `${entry}.mjs`]) {
+    try {
+      dir = dirname(realpathSync(candidate))
+      break
+    } catch {
+      // no such file: try the next name
+    }
   }
 
+  if (!dir) return undefined
   for (;;) {
-    const pjson = join(dir, 'package.json')
-    if (existsSync(pjson)) {
-      try {
-        if ((JSON.parse(readFileSync(pjson, 'utf8')) as {name?: string}).name === HOST_PACKAGE) return dir
-      } catch {
-        // not a readable package.json: keep walking up
-      }
-    }
-
+    if (existsSync(join(dir, 'package.json')) && isHostPackage(dir)) return dir
     if (dir === parse(dir).root) return undefined
     dir = dirname(dir)
   }
@@ -60,7 +79,7 @@ export function exportTarget(root: string, subpath: string): string | undefined 
 }
 
 async function loadPluginApi(): Promise<typeof PluginApi> {
-  const root = hostRoot(process.argv[1])
+  const root = recordedRoot() ?? hostRoot(process.argv[1])
   if (root) {
     const file = exportTarget(root, './plugin-api')
     if (!file || !existsSync(file)) {

@@ -12,8 +12,9 @@
 #       `test do` block; prints JSON and exits non-zero if anything fails
 #
 # It mimics brew's behaviour where the formula relies on it: Pathname#install moves files,
-# install_symlink makes relative links, shell_output fails on a non-zero exit, assert_match
-# takes a String as a literal.
+# install_symlink makes relative links, inreplace fails when nothing was replaced,
+# shell_output fails on a non-zero exit, assert_match takes a String as a literal. The
+# livecheck block is recorded (--list prints it), not run.
 require 'digest'
 require 'fileutils'
 require 'json'
@@ -40,9 +41,28 @@ class Pathname
   end
 end
 
+# What a livecheck block declares.
+class Livecheck
+  attr_reader :settings
+
+  def initialize
+    @settings = {}
+  end
+
+  def url(value) = @settings['url'] = value.to_s
+  def strategy(value) = @settings['strategy'] = value.to_s
+  def regex(value) = @settings['regex'] = value.source
+end
+
 class Formula
   class << self
-    attr_reader :blocks, :test_block, :meta
+    attr_reader :blocks, :test_block, :meta, :livecheck_settings
+
+    def livecheck(&block)
+      check = Livecheck.new
+      check.instance_eval(&block)
+      @livecheck_settings = check.settings
+    end
 
     def inherited(subclass)
       super
@@ -91,7 +111,18 @@ class Formula
   end
 
   def libexec = prefix / 'libexec'
+  def lib = prefix / 'lib'
   def bin = prefix / 'bin'
+
+  # brew's inreplace: a regexp or string replaced in a file of the build folder; it is an
+  # error when nothing matches.
+  def inreplace(path, pattern, replacement)
+    text = File.read(path)
+    changed = text.gsub(pattern, replacement)
+    raise "inreplace failed: #{path} has no match for #{pattern.inspect}" if changed == text
+
+    File.write(path, changed)
+  end
   def version = self.class.version
 
   def shell_output(cmd, result = 0)
@@ -123,7 +154,8 @@ load File.expand_path(formula_file)
 klass = FakeBrew.formula_class or abort('the file defines no Formula subclass')
 
 if ARGV.include?('--list')
-  puts JSON.generate('class' => klass.name, 'version' => klass.version, 'blocks' => klass.blocks)
+  puts JSON.generate('class' => klass.name, 'version' => klass.version, 'blocks' => klass.blocks,
+                     'livecheck' => klass.livecheck_settings)
   exit 0
 end
 

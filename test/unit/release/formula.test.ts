@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -73,12 +73,33 @@ describe('release: Homebrew formula (scripts/render-formula.mjs)', () => {
       const text = render()
       const caveats = /def caveats\n([\s\S]*?)\n {2}end\n/.exec(text)?.[1] ?? ''
       expect(caveats).to.match(/Docker or Podman/)
-      expect(caveats).to.include('brew install --cask docker')
+      expect(caveats).to.include('brew install --cask docker-desktop')
+      expect(caveats, 'the old cask name').not.to.match(/--cask docker(?!-desktop)/)
       expect(caveats).to.include('brew install podman && podman machine init && podman machine start')
       expect(caveats).to.include('ghcr.io/stigmer/agent-runner:v1.2.3')
       expect(caveats).to.match(/first `stigmer server start` downloads/)
       expect(caveats).to.match(/size is shown before it starts/)
       expect(render('212 MB')).to.include('about 212 MB')
+    })
+
+    it('has a livecheck block that follows the GitHub releases', () => {
+      expect(render()).to.match(/ {2}livecheck do\n {4}url :stable\n {4}strategy :github_latest\n {2}end\n/)
+    })
+
+    it("neutralises oclif's client/ redirect before installing, as heroku's formula does", () => {
+      const install = /def install\n([\s\S]*?)\n {2}end\n/.exec(render())?.[1] ?? ''
+      const lines = install.split('\n').map((l) => l.trim())
+      expect(lines[0]).to.equal(
+        'inreplace "bin/stigmer", /^CLIENT_HOME=/, "export STIGMER_OCLIF_CLIENT_HOME=#{lib/"client"}\\nCLIENT_HOME="',
+      )
+      expect(lines.indexOf('libexec.install Dir["*"]')).to.be.greaterThan(0)
+    })
+
+    it("oclif's bin script still has the CLIENT_HOME line the formula rewrites", () => {
+      const template = readFileSync(join(REPO_ROOT, 'node_modules', 'oclif', 'lib', 'tarballs', 'bin.js'), 'utf8')
+      expect(template).to.match(/\nCLIENT_HOME=\\\$\{\$\{clientHomeEnvVar\}:=/)
+      expect(template).to.include("config.scopedEnvVarKey('OCLIF_CLIENT_HOME')")
+      expect(mod.CLIENT_HOME_VAR).to.equal('STIGMER_OCLIF_CLIENT_HOME')
     })
 
     it('has a test do block that runs `stigmer version` and matches the version', () => {
@@ -227,6 +248,40 @@ describe('release: Homebrew formula (scripts/render-formula.mjs)', () => {
           expect(readFileSync(join(prefix, 'libexec', 'package.json'), 'utf8')).to.include(PACKAGE_VERSION)
         } finally {
           rmSync(prefix, {force: true, recursive: true})
+        }
+      })
+
+      it('records the livecheck block', () => {
+        expect(fakeBrew(formula, ['--list']).json!.livecheck).to.deep.equal({strategy: 'github_latest', url: 'stable'})
+      })
+
+      it('the installed stigmer never runs a client/ copy in the data dir (oclif self-update redirect)', () => {
+        const prefix = mkdtempSync(join(tmpdir(), 'stigmer-brew-prefix-'))
+        const home = mkdtempSync(join(tmpdir(), 'stigmer-brew-home-'))
+        try {
+          const r = fakeBrew(formula, ['--install', tarballs['linux-x64']!, '--prefix', prefix, '--os', 'linux'])
+          expect(r.status, r.stderr).to.equal(0)
+          // what an oclif self-update would have left behind
+          const client = join(home, 'data', 'stigmer', 'client', 'bin')
+          mkdirSync(client, {recursive: true})
+          writeFileSync(join(client, 'stigmer'), '#!/bin/sh\necho redirected\n', {mode: 0o755})
+          const env = {HOME: home, PATH: process.env.PATH, XDG_DATA_HOME: join(home, 'data')}
+          const brewed = spawnSync(join(prefix, 'bin', 'stigmer'), [], {encoding: 'utf8', env})
+          expect(brewed.stdout).to.include(`stigmer ${PACKAGE_VERSION}`)
+          expect(brewed.stdout).not.to.include('redirected')
+          expect(readFileSync(join(prefix, 'libexec', 'bin', 'stigmer'), 'utf8')).to.include(
+            `export STIGMER_OCLIF_CLIENT_HOME=${join(prefix, 'lib', 'client')}\nCLIENT_HOME=`,
+          )
+          // the same script unpatched would have run it: the test can tell the difference
+          const raw = mkdtempSync(join(tmpdir(), 'stigmer-raw-'))
+          spawnSync('tar', ['-xJf', tarballs['linux-x64']!, '-C', raw])
+          expect(spawnSync(join(raw, 'stigmer', 'bin', 'stigmer'), [], {encoding: 'utf8', env}).stdout).to.include(
+            'redirected',
+          )
+          rmSync(raw, {force: true, recursive: true})
+        } finally {
+          rmSync(prefix, {force: true, recursive: true})
+          rmSync(home, {force: true, recursive: true})
         }
       })
 

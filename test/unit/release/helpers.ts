@@ -21,6 +21,7 @@ export interface Artifact {
 }
 
 export interface FormulaModule {
+  CLIENT_HOME_VAR: string
   REPOSITORY: string
   TARGETS: Array<{arch: string; block: [string, string]; target: string}>
   collectArtifacts(options: {dir: string; partial?: boolean; version: string}): Promise<Record<string, Artifact>>
@@ -89,7 +90,25 @@ export function fakeCliTarball(dir: string, target: string, version = PACKAGE_VE
   try {
     mkdirSync(join(stage, 'stigmer', 'bin'), {recursive: true})
     const bin = join(stage, 'stigmer', 'bin', 'stigmer')
-    writeFileSync(bin, `#!/bin/sh\necho "stigmer ${version}"\necho "target ${target}"\n`)
+    // the parts of oclif's bin/stigmer the formula depends on: CLIENT_HOME and its redirect
+    /* eslint-disable no-template-curly-in-string -- shell parameter expansions, not templates */
+    writeFileSync(
+      bin,
+      [
+        '#!/usr/bin/env bash',
+        'set -e',
+        'XDG_DATA_HOME=${XDG_DATA_HOME:="$HOME/.local/share"}',
+        'CLIENT_HOME=${STIGMER_OCLIF_CLIENT_HOME:=$XDG_DATA_HOME/stigmer/client}',
+        'BIN_PATH="$CLIENT_HOME/bin/stigmer"',
+        'if [ -z "$STIGMER_REDIRECTED" ] && [ -x "$BIN_PATH" ]; then',
+        '  STIGMER_REDIRECTED=1 exec "$BIN_PATH" "$@"',
+        'fi',
+        `echo "stigmer ${version}"`,
+        `echo "target ${target}"`,
+        '',
+      ].join('\n'),
+    )
+    /* eslint-enable no-template-curly-in-string */
     chmodSync(bin, 0o755)
     writeFileSync(join(stage, 'stigmer', 'package.json'), JSON.stringify({name: '@stigmer/cli', version}))
     mkdirSync(dir, {recursive: true})
