@@ -8,7 +8,7 @@ import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
 import {addSecret, isSecretName, redact} from '../lib/redact.js'
-import {displayPath, stageBuildContext} from './build-context.js'
+import {displayPath, stageBuildContext, type StagedContext} from './build-context.js'
 import {gitInfo, type GitInfo} from './image-git.js'
 import {contextPath, readRunnerProject, runnerCommand, type RunnerProject} from './runner-project.js'
 import {buildTags, parseReleaseVersion, type ReleaseVersion} from './tags.js'
@@ -232,6 +232,19 @@ export function describeProject(plan: BuildPlan): string[] {
   return lines
 }
 
+/** The build context for a plan: the source at APP_DIR, each path dependency outside it at its place, the support files. */
+export function stageContextFor(plan: BuildPlan, signal?: AbortSignal): Promise<StagedContext> {
+  const {project} = plan
+  return stageBuildContext({
+    appDir: project.appDir,
+    dockerfile: plan.dockerfile,
+    extraDirs: project.outside.map((d) => ({at: contextPath(project, d.dir), dir: d.dir})),
+    sourceDir: plan.sourceDir,
+    supportFiles: plan.supportFiles,
+    ...(signal ? {signal} : {}),
+  })
+}
+
 /** What the build view is told. */
 export type BuildEvent = {kind: 'line'; line: string} | {kind: 'note'; text: string} | {kind: 'step'; step: string}
 
@@ -283,14 +296,7 @@ export async function buildImage(
       text: `${displayPath(plan.sourceDir)} has uncommitted changes: the image is tagged ${plan.tags[1] ?? ''} but is not exactly that commit.`,
     })
   const {project} = plan
-  const staged = await stageBuildContext({
-    appDir: project.appDir,
-    dockerfile: plan.dockerfile,
-    extraDirs: project.outside.map((d) => ({at: contextPath(project, d.dir), dir: d.dir})),
-    sourceDir: plan.sourceDir,
-    supportFiles: plan.supportFiles,
-    ...(options.signal ? {signal: options.signal} : {}),
-  })
+  const staged = await stageContextFor(plan, options.signal)
   const rules =
     staged.ignoreFiles.length > 0
       ? `${staged.ignored} left out by ${staged.ignoreFiles.map((f) => displayPath(f)).join(' + ')}`

@@ -197,14 +197,14 @@ export function chooseInstaller(dir: string, pyproject: Toml): {installer: Insta
   return {installer: 'pip', reason: 'PEP 621 metadata without a lock file'}
 }
 
+/** PDM's placeholder for the project folder in a file: URL (a literal, not a template). */
+const PROJECT_ROOT = ['$', '{PROJECT_ROOT}'].join('')
+
 /** A PEP 508 requirement's `name @ file:...` URL, as a path (relative paths as written; ${PROJECT_ROOT} expanded). */
 function fileUrlPath(requirement: string, dir: string): {name: string; path: string} | undefined {
   const match = /^\s*([\w.-]+)(?:\[[^\]]*\])?\s*@\s*(file:\S+?)\s*(?:;.*)?$/.exec(requirement)
   if (!match) return undefined
-  // eslint-disable-next-line no-template-curly-in-string -- PDM's literal placeholder, not a template
-  const url = match[2]!
-    .replaceAll('${PROJECT_ROOT}', dir.split(sep).join('/'))
-    .replaceAll('{root:uri}', `file://${dir}`)
+  const url = match[2]!.replaceAll(PROJECT_ROOT, dir.split(sep).join('/')).replaceAll('{root:uri}', `file://${dir}`)
   if (url.startsWith('file://')) {
     try {
       return {name: match[1]!, path: fileURLToPath(url)}

@@ -60,8 +60,11 @@ async function withConnection<T>(
   fn: (connection: import('@temporalio/client').Connection) => Promise<T>,
 ): Promise<T> {
   const {Connection} = await client()
-  const connection = await Connection.connect({address: dialAddress(address), connectTimeout: timeoutMs})
+  // lazy + ensureConnected (not connect): a connection that fails to connect is closed too, or its
+  // channel would keep retrying and hold the process open.
+  const connection = Connection.lazy({address: dialAddress(address), connectTimeout: timeoutMs})
   try {
+    await connection.ensureConnected()
     return await fn(connection)
   } finally {
     await connection.close().catch(() => {})

@@ -19,7 +19,7 @@
  * once, as a crashed or stopped Temporal would.
  */
 import * as grpc from '@grpc/grpc-js'
-import protoRoot from '@temporalio/proto/protos/json-module.js'
+import {createRequire} from 'node:module'
 
 const SERVICE = 'temporal.api.workflowservice.v1.WorkflowService'
 const TASK_QUEUE_TYPE = {activity: 2, workflow: 1} as const
@@ -36,7 +36,8 @@ interface ProtoRoot {
   lookupType(name: string): ProtoType
 }
 
-const root = protoRoot as unknown as ProtoRoot
+// The protos as a reflection root (types and service methods), as @temporalio/proto publishes them.
+const root = createRequire(import.meta.url)('@temporalio/proto/protos/json-module.js') as ProtoRoot
 
 export interface Poller {
   readonly namespace: string
@@ -152,7 +153,7 @@ export async function startTemporalStandin(options: StandinOptions = {}): Promis
   }
 
   const service = root.lookupService(SERVICE)
-  const definition: grpc.ServiceDefinition = {}
+  const definition: Record<string, grpc.MethodDefinition<Record<string, unknown>, Record<string, unknown>>> = {}
   const handlers: grpc.UntypedServiceImplementation = {}
   for (const [name, method] of Object.entries(service.methods)) {
     const requestType = typeOf(
@@ -197,7 +198,7 @@ export async function startTemporalStandin(options: StandinOptions = {}): Promis
   }
 
   const server = new grpc.Server()
-  server.addService(definition, handlers)
+  server.addService(definition as grpc.ServiceDefinition, handlers)
   server.addService(health, {Check: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from([8, 1]))})
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
