@@ -19,7 +19,8 @@ readonly REGISTRY_USER=stigmer-lab
 readonly IMG_BUSYBOX=localhost/stigmer-lab/busybox:latest
 readonly IMG_BUSYBOX_ARM64=localhost/stigmer-lab/busybox:arm64
 readonly IMG_PYTHON=localhost/stigmer-lab/python:3.11-slim
-readonly IMG_PYTHON_BUILDER=localhost/stigmer-lab/python-builder:3.11
+# The builder also has hatchling and an offline wheelhouse of build backends (see build_python_tarballs).
+readonly IMG_PYTHON_BUILDER=localhost/stigmer-lab/python-builder:3.11-wheels
 readonly TEST_USER=stigmer-test
 readonly TEST_UID=1500
 readonly PODMAN_GROUP=stigmer-podman
@@ -48,10 +49,12 @@ else
 fi
 readonly DOCKER_SOCK=/var/run/docker.sock
 readonly REG_DIR=$LAB_LIB/registry
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly REPO_DIR
 readonly REG_PASSWORD_FILE=$REG_DIR/password
 readonly ENV_FILE=$LAB_LIB/lab.env
 readonly PY_TARBALL=$LAB_CACHE/python-rootfs.tar.gz
-readonly PY_BUILDER_TARBALL=$LAB_CACHE/python-builder-rootfs.tar.gz
+readonly PY_BUILDER_TARBALL=$LAB_CACHE/python-builder-wheels-rootfs.tar.gz
 readonly ARM64_BUSYBOX_DEB=$LAB_CACHE/busybox-static_arm64.deb
 
 case ${CI:-} in true | TRUE | True | 1) STRICT=1 ;; *) STRICT=0 ;; esac
@@ -777,13 +780,22 @@ build_python_tarballs() {
     return 1
   fi
   if ((need_builder)); then
-    say "adding python3-poetry and python3-pip for the builder image"
+    say "adding python3-poetry, python3-pip, python3-hatchling and a wheelhouse for the builder image"
     cp -a "$root" "$BUILD_DIR/pyb"
     cp /etc/resolv.conf "$BUILD_DIR/pyb/etc/resolv.conf"
     if ! chroot "$BUILD_DIR/pyb" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends python3-poetry python3-pip >>"$log" 2>&1; then
+      apt-get install -y -q --no-install-recommends python3-poetry python3-pip python3-hatchling >>"$log" 2>&1; then
       return 1
     fi
+    # PyPI is out of reach: pip's isolated builds (pip install . of a hatchling project, of a
+    # poetry-core path dependency) find their build backends in this wheelhouse instead,
+    # through PIP_FIND_LINKS and PIP_NO_INDEX set on the builder image (ensure_python).
+    cp "$REPO_DIR/scripts/lab-wheelhouse.py" "$BUILD_DIR/pyb/tmp/wheelhouse.py"
+    if ! chroot "$BUILD_DIR/pyb" /usr/bin/python3 /tmp/wheelhouse.py /opt/wheels \
+      hatchling packaging pathspec pluggy poetry-core >>"$log" 2>&1; then
+      return 1
+    fi
+    rm -f "$BUILD_DIR/pyb/tmp/wheelhouse.py"
     prune_python_rootfs "$BUILD_DIR/pyb" 1
     tar --numeric-owner -C "$BUILD_DIR/pyb" -czf "$PY_BUILDER_TARBALL.tmp" . && mv "$PY_BUILDER_TARBALL.tmp" "$PY_BUILDER_TARBALL"
   fi
@@ -824,7 +836,8 @@ ensure_python() {
   fi
   if { ((REBUILD)) || need_image "$IMG_PYTHON_BUILDER"; } && [[ -s $PY_BUILDER_TARBALL ]]; then
     say "importing $IMG_PYTHON_BUILDER"
-    import_image "$IMG_PYTHON_BUILDER" "$PY_BUILDER_TARBALL" amd64 "${changes[@]}" || true
+    import_image "$IMG_PYTHON_BUILDER" "$PY_BUILDER_TARBALL" amd64 "${changes[@]}" \
+      'ENV PIP_FIND_LINKS=/opt/wheels' 'ENV PIP_NO_INDEX=1' || true
   fi
   image_ok "$IMG_PYTHON" || true
   image_ok "$IMG_PYTHON_BUILDER" || true

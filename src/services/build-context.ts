@@ -104,12 +104,25 @@ export interface StageOptions {
   readonly sourceDir: string
   /** The Dockerfile to build, anywhere on disk. */
   readonly dockerfile: string
+  /** Where the source lands in the context, `/`-separated ('.' or absent: at the top). */
+  readonly appDir?: string
+  /**
+   * More folders to stage (path dependencies outside the source), each at its
+   * place in the context; each gets the Dockerfile's ignore rules and its own
+   * .dockerignore, like the source.
+   */
+  readonly extraDirs?: ReadonlyArray<{readonly dir: string; readonly at: string}>
+  /** Files put under SUPPORT_DIR in the context (the image's install and health-check scripts). */
+  readonly supportFiles?: readonly string[]
   /** Overrides ignoreFilesFor() (tests). */
   readonly ignoreFiles?: readonly string[]
   readonly signal?: AbortSignal
   /** Where to make the temporary folder (default: the OS temp dir). */
   readonly tempRoot?: string
 }
+
+/** The folder in the context that holds SUPPORT files (docker/install.sh, docker/healthcheck.py); never in the image as such. */
+export const SUPPORT_DIR = '.stigmer-image'
 
 /**
  * Copies the source into a fresh temporary folder, leaving out what the
@@ -129,10 +142,29 @@ export async function stageBuildContext(options: StageOptions): Promise<StagedCo
   const cleanup = async () => registered.release()
 
   const stats = {bytes: 0, files: 0, ignored: 0}
+  const roots = [
+    {at: options.appDir ?? '.', dir: sourceDir, ignoreFiles},
+    ...(options.extraDirs ?? []).map((extra) => ({
+      at: extra.at,
+      dir: resolve(extra.dir),
+      ignoreFiles: options.ignoreFiles ?? ignoreFilesFor(extra.dir, dockerfile),
+    })),
+  ]
   try {
-    if (dir.startsWith(sourceDir + sep))
-      throw new Error(`The temporary folder ${dir} is inside the source ${sourceDir}; set TMPDIR elsewhere.`)
-    await copyTree({matcher, root: sourceDir, signal: options.signal, stats, target: dir}, '')
+    for (const root of roots) {
+      if (dir.startsWith(root.dir + sep))
+        throw new Error(`The temporary folder ${dir} is inside ${root.dir}; set TMPDIR elsewhere.`)
+      const target = join(dir, ...root.at.split('/'))
+      await mkdir(target, {recursive: true})
+      const rootMatcher = root.dir === sourceDir ? matcher : createMatcher(loadIgnoreRules(root.ignoreFiles).patterns)
+      await copyTree({matcher: rootMatcher, root: root.dir, signal: options.signal, stats, target}, '', root.at === '.')
+    }
+
+    if (options.supportFiles && options.supportFiles.length > 0) {
+      await mkdir(join(dir, SUPPORT_DIR))
+      for (const file of options.supportFiles) await copyFile(file, join(dir, SUPPORT_DIR, basename(file)))
+    }
+
     await writeFile(join(dir, STAGED_DOCKERFILE), readFileSync(dockerfile))
     // The staged context is already filtered; this keeps only our own two files out of COPY (Docker and Buildah both honour it).
     await writeFile(join(dir, '.dockerignore'), `${STAGED_DOCKERFILE}\n.dockerignore\n`)
@@ -152,7 +184,7 @@ interface CopyJob {
   readonly signal: AbortSignal | undefined
 }
 
-async function copyTree(job: CopyJob, rel: string): Promise<void> {
+async function copyTree(job: CopyJob, rel: string, atTop: boolean): Promise<void> {
   const {matcher, root, signal, stats, target} = job
   const entries = await readdir(rel === '' ? root : join(root, rel), {withFileTypes: true})
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -170,7 +202,7 @@ async function copyTree(job: CopyJob, rel: string): Promise<void> {
 
       const info = await lstat(from)
       await mkdir(to)
-      await copyTree(job, path)
+      await copyTree(job, path, atTop)
       // after its contents: a read-only folder must still be filled first
       await chmod(to, info.mode % 0o1_0000)
       continue
@@ -182,7 +214,8 @@ async function copyTree(job: CopyJob, rel: string): Promise<void> {
     }
 
     // Our staged .dockerignore replaces the source's (already applied); a top-level STAGED_DOCKERFILE would clash.
-    if (rel === '' && (basename(path) === STAGED_DOCKERFILE || basename(path) === '.dockerignore')) continue
+    if (rel === '' && atTop && ['.dockerignore', STAGED_DOCKERFILE, SUPPORT_DIR].includes(basename(path))) continue
+    if (rel === '' && !atTop && basename(path) === '.dockerignore') continue
     if (entry.isSymbolicLink()) {
       await symlink(await readlink(from), to)
       stats.files++

@@ -442,8 +442,20 @@ export function temporalCheck(input: {address: string; source: string; probe?: T
       `TEMPORAL_SERVICE_ADDRESS="${input.address}"${from} is not host:port`,
       start,
     )
-  if (input.probe.ok) return check('temporal', title, 'ok', `answers at ${input.address}${from} (${input.probe.ms} ms)`)
-  return check('temporal', title, 'warn', `nothing answers at ${input.address}${from}: ${input.probe.detail}`, start)
+  if (input.probe.ok)
+    return check(
+      'temporal',
+      title,
+      'ok',
+      `${input.probe.detail} at ${input.address}${from} (gRPC GetSystemInfo, ${input.probe.ms} ms)`,
+    )
+  return check(
+    'temporal',
+    title,
+    'warn',
+    `Temporal does not answer at ${input.address}${from}: ${input.probe.detail}`,
+    start,
+  )
 }
 
 // ---------------------------------------------------------------- image

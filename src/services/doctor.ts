@@ -47,13 +47,14 @@ import {
   probeWorkspace,
   readNameTables,
   socketFacts,
-  tcpProbe,
+  type TcpProbe,
   TimeoutError,
   withTimeout,
 } from './doctor-probes.js'
 import {resolveImage} from './image-resolution.js'
 import {explicitRuntimeChoice, runtimeProviders} from './runtime.js'
 import {readServerState} from './server-state.js'
+import {temporalAnswers} from './temporal.js'
 
 export type {CheckStatus, DoctorCheck} from './doctor-checks.js'
 
@@ -148,6 +149,13 @@ export function workspaceFor(
   return resolveWorkspace({configFile, configured: config.workspace, defaultWorkspace, home})
 }
 
+/** A probe's answer with how long it took. */
+async function timed(ask: () => Promise<{detail: string; ok: boolean}>): Promise<TcpProbe> {
+  const started = Date.now()
+  const answer = await ask()
+  return {...answer, ms: Date.now() - started}
+}
+
 /** TEMPORAL_SERVICE_ADDRESS as `server start` would pass it (one precedence rule: buildContainerEnv's), with its source in words. */
 export function temporalAddressFor(
   env: NodeJS.ProcessEnv,
@@ -219,8 +227,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   const temporalTarget = parseHostPort(temporal.address)
 
   // Independent of the engine: start them now, collect them at the end.
+  // A real gRPC call (GetSystemInfo), not a TCP connect: only Temporal answers it.
   const temporalProbe = temporalTarget
-    ? tcpProbe(temporalTarget.host, temporalTarget.port, options.temporalTimeoutMs ?? 1000)
+    ? timed(() => temporalAnswers(temporal.address, options.temporalTimeoutMs ?? 2000))
     : Promise.resolve()
   const workspaceFacts = Promise.resolve().then(() => probeWorkspace(workspace.path))
 

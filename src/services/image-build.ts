@@ -9,8 +9,9 @@ import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
 import {addSecret, isSecretName, redact} from '../lib/redact.js'
 import {stripEscapes} from '../lib/terminal.js'
-import {displayPath, stageBuildContext} from './build-context.js'
+import {displayPath, stageBuildContext, type StagedContext} from './build-context.js'
 import {gitInfo, type GitInfo} from './image-git.js'
+import {contextPath, readRunnerProject, runnerCommand, type RunnerProject} from './runner-project.js'
 import {buildTags, parseReleaseVersion, type ReleaseVersion} from './tags.js'
 
 /** The OCI labels `image build` records (and `image push` / `server status` read). */
@@ -20,6 +21,16 @@ export const OCI = {
   source: 'org.opencontainers.image.source',
   version: 'org.opencontainers.image.version',
 } as const
+
+/** The label that records the entry point `image build` chose (its argv in the image, space-separated). */
+export const ENTRYPOINT_LABEL = 'io.stigmer.entrypoint'
+
+/** Build arguments stigmer derives from the project; --build-arg cannot set them (they would contradict it). */
+const DERIVED_ARGS: Readonly<Record<string, string>> = {
+  APP_DIR: 'it is where --source sits in the build context',
+  PATH_DEPS: "it is read from the project's pyproject.toml",
+  RUNNER_COMMAND: 'choose the entry point with --entrypoint',
+}
 
 export interface BuildRequest {
   /** --source */
@@ -36,6 +47,8 @@ export interface BuildRequest {
   readonly platforms?: readonly string[] | undefined
   /** --version */
   readonly version?: string | undefined
+  /** --entrypoint */
+  readonly entrypoint?: string | undefined
   readonly noCache?: boolean | undefined
   readonly env?: NodeJS.ProcessEnv
   /** For CREATED; SOURCE_DATE_EPOCH in env wins (reproducible builds). */
@@ -46,8 +59,8 @@ export interface BuildRequest {
 export interface BuildPlan {
   readonly sourceDir: string
   readonly dockerfile: string
-  /** Why this Dockerfile: '--file', 'source', 'cli'. */
-  readonly dockerfileFrom: 'cli' | 'source' | '--file'
+  /** Why this Dockerfile: '--file' or 'cli'. */
+  readonly dockerfileFrom: 'cli' | '--file'
   readonly tags: readonly string[]
   readonly buildArgs: Readonly<Record<string, string>>
   readonly labels: Readonly<Record<string, string>>
@@ -56,6 +69,10 @@ export interface BuildPlan {
   readonly git: GitInfo | undefined
   readonly created: string
   readonly noCache: boolean
+  /** What the project is and how it installs; undefined for a --file Dockerfile's own context rules only. */
+  readonly project: RunnerProject
+  /** docker/install.sh and docker/healthcheck.py, staged into the context for the CLI's Dockerfile. */
+  readonly supportFiles: readonly string[]
 }
 
 const BUILD_ARG_NAME = /^[A-Za-z_]\w*$/
@@ -82,6 +99,7 @@ export function parseBuildArgs(
       throw usageError(`--build-arg ${name} has no value and ${name} is not set in the environment.`, [
         `Pass --build-arg ${name}=value.`,
       ])
+    if (Object.hasOwn(DERIVED_ARGS, name)) throw usageError(`--build-arg ${name} cannot be set: ${DERIVED_ARGS[name]}.`)
     if (name === 'VERSION')
       throw usageError(
         'Set the version with --version X.Y.Z, not --build-arg VERSION: it is validated and also tags the image.',
@@ -114,9 +132,11 @@ export function parsePlatforms(values: readonly string[]): string[] {
 }
 
 /**
- * Which Dockerfile: --file when given; else the source's own `Dockerfile`
- * (a project that ships one knows its build best); else the CLI's
- * docker/Dockerfile, the agent-runner image definition.
+ * Which Dockerfile: --file when given, else the CLI's docker/Dockerfile, the
+ * agent-runner image definition. A Dockerfile in the project is not picked up
+ * by itself: the real agent-runner ships one that expects the repository root
+ * as its context and checks no Temporal connection, so it cannot keep the
+ * image contract (docs/docker.md); --file builds with it all the same.
  */
 export function chooseDockerfile(options: {
   cliRoot: string
@@ -129,11 +149,9 @@ export function chooseDockerfile(options: {
     return {dockerfile: file, dockerfileFrom: '--file'}
   }
 
-  const own = join(options.sourceDir, 'Dockerfile')
-  if (existsSync(own) && statSync(own).isFile()) return {dockerfile: own, dockerfileFrom: 'source'}
   const ours = join(options.cliRoot, 'docker', 'Dockerfile')
   if (!existsSync(ours)) {
-    throw new StigmerError(`This installation of stigmer has no ${ours}, and ${options.sourceDir} has no Dockerfile.`, {
+    throw new StigmerError(`This installation of stigmer has no ${ours}.`, {
       code: 'BUILD_FAILED',
       exit: ExitCode.BUILD_FAILED,
       kind: 'bug',
@@ -164,17 +182,25 @@ export async function planBuild(request: BuildRequest): Promise<BuildPlan> {
   const version = request.version === undefined ? undefined : parseReleaseVersion(request.version)
   const buildArgs = parseBuildArgs(request.buildArgs ?? [], env)
   const platforms = parsePlatforms(request.platforms ?? [])
+  const project = readRunnerProject(sourceDir, {entrypoint: request.entrypoint})
   const {dockerfile, dockerfileFrom} = chooseDockerfile({cliRoot: request.cliRoot, file: request.file, sourceDir})
   const git = await gitInfo(sourceDir, env)
   const tags = buildTags({extra: request.tags ?? [], revision: git?.revision, version})
   const created = createdTime(env, request.now)
-  const stamped: Record<string, string> = {CREATED: created}
+  const command = runnerCommand(project)
+  const stamped: Record<string, string> = {
+    APP_DIR: project.appDir,
+    CREATED: created,
+    INSTALLER: project.installer,
+    PATH_DEPS: project.pathDeps.map((d) => contextPath(project, d.dir)).join(' '),
+    RUNNER_COMMAND: command,
+  }
   if (version) stamped.VERSION = version.version
   if (git) stamped.REVISION = git.revision
   if (git?.remote) stamped.SOURCE = git.remote
   // The user's --build-arg REVISION/CREATED/SOURCE win over ours (VERSION is refused above).
   const args = {...stamped, ...buildArgs}
-  const labels: Record<string, string> = {[OCI.created]: args.CREATED!}
+  const labels: Record<string, string> = {[ENTRYPOINT_LABEL]: command, [OCI.created]: args.CREATED!}
   if (args.REVISION) labels[OCI.revision] = args.REVISION
   if (args.SOURCE) labels[OCI.source] = args.SOURCE
   if (version) labels[OCI.version] = version.version
@@ -187,10 +213,37 @@ export async function planBuild(request: BuildRequest): Promise<BuildPlan> {
     labels,
     noCache: request.noCache ?? false,
     platforms,
-    sourceDir,
+    project,
+    sourceDir: project.dir,
+    supportFiles: ['install.sh', 'healthcheck.py'].map((f) => join(request.cliRoot, 'docker', f)),
     tags,
     version,
   }
+}
+
+/** What the build says about the project before it starts: installer, entry point, path dependencies. */
+export function describeProject(plan: BuildPlan): string[] {
+  const {project} = plan
+  const lines = [
+    `Installer: ${plan.buildArgs.INSTALLER} (${project.installerReason})`,
+    `Entry point: ${plan.buildArgs.RUNNER_COMMAND} (${project.entry.reason})`,
+  ]
+  for (const dep of project.pathDeps)
+    lines.push(`Path dependency: ${dep.name} = "${dep.declared}" -> ${contextPath(project, dep.dir)} in the context`)
+  return lines
+}
+
+/** The build context for a plan: the source at APP_DIR, each path dependency outside it at its place, the support files. */
+export function stageContextFor(plan: BuildPlan, signal?: AbortSignal): Promise<StagedContext> {
+  const {project} = plan
+  return stageBuildContext({
+    appDir: project.appDir,
+    dockerfile: plan.dockerfile,
+    extraDirs: project.outside.map((d) => ({at: contextPath(project, d.dir), dir: d.dir})),
+    sourceDir: plan.sourceDir,
+    supportFiles: plan.supportFiles,
+    ...(signal ? {signal} : {}),
+  })
 }
 
 /** What the build view is told. */
@@ -214,6 +267,12 @@ export interface BuildOutcome {
   readonly context: {bytes: number; files: number; ignored: number; ignoreFiles: readonly string[]}
   readonly runtime: string
   readonly durationMs: number
+  /** The entry point's argv in the image, and why it was chosen. */
+  readonly entrypoint: {command: string; reason: string}
+  readonly installer: string
+  /** Where --source sits in the context, and the path dependencies staged beside it (context paths). */
+  readonly appDir: string
+  readonly pathDeps: readonly string[]
 }
 
 /** Noise the engines print between steps, which says nothing a person needs. */
@@ -237,11 +296,8 @@ export async function buildImage(
       kind: 'note',
       text: `${displayPath(plan.sourceDir)} has uncommitted changes: the image is tagged ${plan.tags[1] ?? ''} but is not exactly that commit.`,
     })
-  const staged = await stageBuildContext({
-    dockerfile: plan.dockerfile,
-    sourceDir: plan.sourceDir,
-    ...(options.signal ? {signal: options.signal} : {}),
-  })
+  const {project} = plan
+  const staged = await stageContextFor(plan, options.signal)
   const rules =
     staged.ignoreFiles.length > 0
       ? `${staged.ignored} left out by ${staged.ignoreFiles.map((f) => displayPath(f)).join(' + ')}`
@@ -289,6 +345,7 @@ export async function buildImage(
   if (info && !result.manifestList)
     sizes[`${info.os}/${info.architecture}${info.variant ? `/${info.variant}` : ''}`] = info.size
   return {
+    appDir: project.appDir,
     buildArgs: plan.buildArgs,
     context: {bytes: staged.bytes, files: staged.files, ignored: staged.ignored, ignoreFiles: staged.ignoreFiles},
     created: plan.created,
@@ -296,8 +353,11 @@ export async function buildImage(
     dockerfile: plan.dockerfile,
     dockerfileFrom: plan.dockerfileFrom,
     durationMs: Date.now() - started,
+    entrypoint: {command: plan.buildArgs.RUNNER_COMMAND ?? '', reason: project.entry.reason},
     id: result.manifestList ? result.id : (info?.id ?? result.id),
+    installer: plan.buildArgs.INSTALLER ?? project.installer,
     manifestList: result.manifestList,
+    pathDeps: project.pathDeps.map((d) => contextPath(project, d.dir)),
     platforms: result.platforms.length > 0 ? result.platforms : info ? Object.keys(sizes) : [],
     revision: plan.git?.revision,
     runtime: runtime.name,

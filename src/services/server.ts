@@ -28,7 +28,6 @@ import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {canConnect} from '../lib/tcp.js'
 import {reporterFor} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
 import {firstRunPull} from './first-run.js'
@@ -37,6 +36,7 @@ import {acquireLock} from './lock.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkModeChoice} from './network-mode.js'
 import {pullImage} from './pull.js'
 import {clearServerState, readServerState, writeServerState} from './server-state.js'
+import {taskQueuePollers, temporalAnswers, type PollerReport} from './temporal.js'
 
 export const CONTAINER_NAME = 'stigmer-agent-runner'
 export const LABEL_MANAGED = 'io.stigmer.managed'
@@ -48,6 +48,8 @@ export const LABEL_NETWORK_REASON = 'io.stigmer.network-reason'
 export const LABEL_IMAGE_REF = 'io.stigmer.image'
 /** How long the engine waits after SIGTERM before it kills the container. */
 export const STOP_TIMEOUT_SECONDS = 10
+/** TEMPORAL_SERVICE_ADDRESS as the host reaches it (the container's copy may be rewritten to a host alias). */
+export const LABEL_TEMPORAL = 'io.stigmer.temporal-address'
 
 export type PullPolicy = 'always' | 'missing' | 'never'
 
@@ -64,6 +66,8 @@ export interface StartRequest {
   readonly extraEnv: Readonly<Record<string, string>>
   readonly timeoutMs: number
   readonly requireTemporal: boolean
+  /** What "ready" means: the image's check passes (connected to Temporal), or also a poller on the task queue. */
+  readonly waitFor?: WaitFor
   readonly cliVersion: string
   readonly paths: StigmerPaths
   readonly signal: AbortSignal
@@ -75,6 +79,8 @@ export interface StartRequest {
   readonly uid?: number | undefined
   readonly gid?: number | undefined
 }
+
+export type WaitFor = 'connected' | 'registered'
 
 export interface StartResult {
   readonly status: 'already-running' | 'replaced' | 'started'
@@ -93,6 +99,8 @@ export interface StartResult {
   readonly pulled: boolean
   readonly warnings: string[]
   readonly logsCommand: string
+  /** With --wait-for registered: the pollers Temporal reported on the task queue. */
+  readonly registered?: PollerReport | undefined
 }
 
 /** The user the container runs as, so files in /workspace belong to the host user. */
@@ -362,7 +370,14 @@ function unhealthyIsCredible(info: ContainerInfo, waitStarted: number): boolean 
 export async function waitUntilReady(
   runtime: ContainerRuntime,
   id: string,
-  options: {hasHealthcheck: boolean; onProbe?: (text: string) => void; signal: AbortSignal; timeoutMs: number},
+  options: {
+    hasHealthcheck: boolean
+    onProbe?: (text: string) => void
+    signal: AbortSignal
+    /** Where the runner's Temporal is, from the host: asked again on timeout, to name it as the reason. */
+    temporal?: string
+    timeoutMs: number
+  },
 ): Promise<{health: string; readyAfterMs: number}> {
   const started = Date.now()
   let lastProbe: string | undefined
@@ -433,18 +448,30 @@ export async function waitUntilReady(
     }
 
     if (Date.now() - started > options.timeoutMs) {
+      const temporal = options.temporal ? await temporalAnswers(options.temporal, 2000) : undefined
+      const because =
+        temporal && !temporal.ok
+          ? `: Temporal does not answer at ${options.temporal} (${temporal.detail}), and the agent-runner is ready only once it is connected to Temporal`
+          : ''
       throw new StigmerError(
-        `The agent-runner did not become ready within ${Math.round(options.timeoutMs / 1000)} s.`,
+        `The agent-runner did not become ready within ${Math.round(options.timeoutMs / 1000)} s${because}.`,
         {
           code: 'START_TIMEOUT',
+          data: {temporalAnswers: temporal?.ok ?? null},
           details: `Last health-check output: ${describeProbe(info, lastProbe)}\n\nLast 50 log lines:\n${await logTail(runtime, id)}`,
           exit: ExitCode.START_TIMEOUT,
           kind: 'external',
-          suggestions: [
-            'Wait longer: stigmer server start --timeout 300',
-            'Is Temporal running? stigmer doctor',
-            'Read the logs: stigmer server logs',
-          ],
+          suggestions:
+            temporal && !temporal.ok
+              ? [
+                  'Start Temporal: temporal server start-dev (or: stigmer temporal start, with the temporal plugin)',
+                  'Or point to yours: --temporal-address host:port',
+                ]
+              : [
+                  'Wait longer: stigmer server start --timeout 300',
+                  'Is Temporal running? stigmer doctor',
+                  'Read the logs: stigmer server logs',
+                ],
         },
       )
     }
@@ -518,6 +545,69 @@ export async function ensureImage(
   return {image: local, pulled}
 }
 
+/** TEMPORAL_SERVICE_ADDRESS as the host reaches it: the one precedence rule, before any host-alias rewrite. */
+function hostTemporalAddress(req: Pick<StartRequest, 'configEnv' | 'envFlags' | 'extraEnv' | 'hostEnv'>): string {
+  return (
+    buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env
+      .TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233'
+  )
+}
+
+/** Namespace and task queue the runner polls, as the container gets them. */
+function taskQueueOf(env: Readonly<Record<string, string | undefined>>): {namespace: string; taskQueue: string} {
+  return {
+    namespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE || 'agent_execution_runner',
+  }
+}
+
+/**
+ * --wait-for registered: after the container is ready (connected), waits
+ * until Temporal lists a poller on the runner's task queue
+ * (DescribeTaskQueue), within what is left of --timeout.
+ */
+async function registration(req: StartRequest, temporal: string, spentMs: number): Promise<PollerReport | undefined> {
+  if (req.waitFor !== 'registered') return undefined
+  const {namespace, taskQueue} = taskQueueOf(
+    buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env,
+  )
+  req.ui.start(`Wait until registered with Temporal (task queue ${taskQueue})`)
+  const deadline = Date.now() + Math.max(req.timeoutMs - spentMs, 1000)
+  let last = ''
+  for (;;) {
+    if (req.signal.aborted) throw new InterruptedError('Interrupted while waiting for the worker to register')
+    try {
+      const report = await taskQueuePollers(temporal, namespace, taskQueue)
+      if (report.pollers.length > 0) {
+        req.ui.succeed(`${report.pollers.length} poller(s) on ${taskQueue}`)
+        return report
+      }
+
+      last = `Temporal at ${temporal} lists no poller on ${taskQueue} in namespace ${namespace}`
+    } catch (error) {
+      last = (error as Error).message
+    }
+
+    if (Date.now() > deadline) {
+      throw new StigmerError(
+        `The agent-runner did not register with Temporal within ${Math.round(req.timeoutMs / 1000)} s.`,
+        {
+          code: 'START_TIMEOUT',
+          details: last,
+          exit: ExitCode.START_TIMEOUT,
+          kind: 'external',
+          suggestions: [
+            'It is connected but not polling: read its logs (stigmer server logs)',
+            'Check TEMPORAL_NAMESPACE and TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE: stigmer server status',
+          ],
+        },
+      )
+    }
+
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
 /**
  * `stigmer server start`: converge on one healthy, managed agent-runner
  * container. Idempotent; serialised by a lock; Ctrl-C removes what this run
@@ -546,6 +636,10 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
   let createdId: string | undefined
   let finished = false
   try {
+    // Preflight: Temporal, asked from the host (a real gRPC call, before any host-alias rewrite),
+    // while the image is checked: loading the Temporal client takes a few hundred milliseconds.
+    const temporal = hostTemporalAddress(req)
+    const answering = temporalAnswers(temporal, 2000)
     const {image, pulled} = await ensureImage(req)
     if (!image.healthcheck) warn(`The image ${req.image.ref} has no health check: it counts as ready once it runs.`)
     if (!req.image.isPinned && req.image.source !== '--use-local-image') {
@@ -557,12 +651,9 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     const {network} = built
     if (network.caveat) warn(network.caveat)
 
-    // Preflight: Temporal, checked from the host before any rewrite.
-    const temporal =
-      buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env
-        .TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233'
-    if (!(await canConnect(temporal, 1000))) {
-      const text = `Temporal does not answer at ${temporal}: the agent-runner will not become ready until it does.`
+    const answer = await answering
+    if (!answer.ok) {
+      const text = `Temporal does not answer at ${temporal} (${answer.detail}): the agent-runner will not become ready until it does.`
       if (req.requireTemporal) {
         throw new StigmerError(text, {
           code: 'TEMPORAL_UNREACHABLE',
@@ -589,6 +680,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
         [LABEL_NETWORK]: network.mode,
         [LABEL_NETWORK_REASON]: network.reason,
         [LABEL_SPEC_HASH]: hash,
+        [LABEL_TEMPORAL]: temporal,
         [LABEL_WORKSPACE]: req.workspace,
       },
     }
@@ -598,6 +690,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       status: StartResult['status'],
       id: string,
       ready: {health: string; readyAfterMs: number},
+      registered?: PollerReport,
     ): StartResult => ({
       containerId: id,
       containerName: CONTAINER_NAME,
@@ -611,6 +704,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       networkReason: network.reason,
       pulled,
       readyAfterMs: ready.readyAfterMs,
+      registered,
       runtime: runtime.name,
       status,
       warnings,
@@ -640,12 +734,14 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
           hasHealthcheck: Boolean(existing.healthcheck),
           onProbe: (t) => ui.output(t),
           signal: req.signal,
+          temporal,
           timeoutMs: req.timeoutMs,
         })
         ui.succeed(ready.health)
+        const registered = await registration(req, temporal, ready.readyAfterMs)
         record(existing.id)
         finished = true
-        return result('already-running', existing.id, ready)
+        return result('already-running', existing.id, ready, registered)
       }
 
       const why = existing.running ? 'its configuration changed' : `it is ${existing.status}`
@@ -685,9 +781,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       hasHealthcheck: Boolean(image.healthcheck),
       onProbe: (t) => ui.output(t),
       signal: req.signal,
+      temporal,
       timeoutMs: req.timeoutMs,
     })
     ui.succeed(`${ready.health === 'none' ? 'running' : ready.health} after ${(ready.readyAfterMs / 1000).toFixed(1)}s`)
+    const registered = await registration(req, temporal, ready.readyAfterMs)
     record(createdId)
     logLifecycle(
       paths.lifecycleLog,
@@ -695,7 +793,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       `container ${createdId.slice(0, 12)} ready (${ready.health}) after ${ready.readyAfterMs} ms`,
     )
     finished = true
-    return result(status, createdId, ready)
+    return result(status, createdId, ready, registered)
   } catch (error) {
     ui.fail()
     if (createdId && !finished) {
@@ -780,10 +878,46 @@ export interface StatusResult {
   readonly workspace: string | undefined
   readonly env: Record<string, string>
   readonly cliVersion: string | undefined
+  /** Whether Temporal lists pollers on the runner's task queue (server status asks; undefined when not asked or not running). */
+  readonly registration?: Registration | undefined
+}
+
+export interface Registration {
+  readonly address: string
+  readonly namespace: string
+  readonly taskQueue: string
+  /** Distinct pollers; undefined when Temporal did not answer. */
+  readonly pollers: number | undefined
+  readonly error?: string
+}
+
+/** Where to ask about a running container's registration: the host's view of its Temporal, its namespace and queue. */
+function registrationTarget(info: ContainerInfo): {address: string; namespace: string; taskQueue: string} {
+  return {
+    address: info.labels[LABEL_TEMPORAL] ?? info.env.TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233',
+    ...taskQueueOf(info.env),
+  }
+}
+
+async function describeRegistration(target: {
+  address: string
+  namespace: string
+  taskQueue: string
+}): Promise<Registration> {
+  try {
+    const report = await taskQueuePollers(target.address, target.namespace, target.taskQueue)
+    return {...target, pollers: report.pollers.length}
+  } catch (error) {
+    return {...target, error: (error as Error).message, pollers: undefined}
+  }
 }
 
 /** Everything about the managed container, secrets masked by the caller. */
-export async function serverStatus(runtime: ContainerRuntime, pinned: string): Promise<StatusResult> {
+export async function serverStatus(
+  runtime: ContainerRuntime,
+  pinned: string,
+  options: {registration?: boolean} = {},
+): Promise<StatusResult> {
   const info = await findManaged(runtime)
   const base = {endpoint: runtime.endpoint.url, pinnedImage: pinned, runtime: runtime.name}
   if (!info) {
@@ -814,14 +948,17 @@ export async function serverStatus(runtime: ContainerRuntime, pinned: string): P
 
   let health: string = info.health
   let lastProbe = info.healthLog.at(-1)?.output.trim()
-  // The engine may not have run its first periodic check yet (every 30 s), and
-  // Podman without systemd never runs them: run the check now.
-  if (info.running && info.healthcheck && health !== 'healthy' && health !== 'unhealthy') {
-    const probe = await runtime.runHealthcheck(info.id).catch(() => undefined)
-    if (probe) {
-      health = probe.status === 'none' ? health : probe.status
-      lastProbe = probe.output.trim() || lastProbe
-    }
+  // Always the check's answer now, never the engine's last verdict: the engine checks every 30 s
+  // and calls a container unhealthy only after 3 failures (and Podman without systemd never
+  // checks), so a runner that lost Temporal a second ago would still read "healthy".
+  const temporal = info.running ? registrationTarget(info) : undefined
+  const [probe, registered] = await Promise.all([
+    info.running && info.healthcheck ? runtime.runHealthcheck(info.id).catch(() => undefined) : undefined,
+    temporal && options.registration ? describeRegistration(temporal) : undefined,
+  ])
+  if (probe) {
+    health = probe.status === 'none' ? health : probe.status
+    lastProbe = probe.output.trim() || lastProbe
   }
 
   const image = await runtime.inspectImage(info.imageId).catch(() => undefined)
@@ -847,6 +984,7 @@ export async function serverStatus(runtime: ContainerRuntime, pinned: string): P
     oomKilled: info.oomKilled,
     running: info.running,
     startedAt: info.startedAt,
+    registration: registered,
     state: info.status,
     uptimeSeconds:
       info.running && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : undefined,

@@ -20,6 +20,7 @@ import {join} from 'node:path'
 import type {ContainerRuntime, ImageInfo} from '../../src/adapters/types.js'
 
 import {LOCAL_DEV_IMAGE} from '../../src/lib/image-ref.js'
+import {extraHostsFor} from '../../src/services/network-mode.js'
 import {
   ENGINES,
   type EngineName,
@@ -38,6 +39,7 @@ import {
   useCleanup,
   waitFor,
 } from '../helpers/lab.js'
+import {useLabTemporal} from '../helpers/server-images.js'
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'agent-runner')
 const RUN_LABEL = Object.entries(TEST_LABELS)[0]!
@@ -227,6 +229,7 @@ function preserveDevImage(engine: EngineName, runtime: () => ContainerRuntime): 
 /* eslint-enable mocha/no-top-level-hooks */
 
 describe('stigmer image (real engines, lab registry)', function () {
+  useLabTemporal()
   this.timeout(BUILD_TIMEOUT)
   requireEngines()
   useCleanup()
@@ -368,10 +371,13 @@ describe('stigmer image (real engines, lab registry)', function () {
           runtime,
           await runtime.createContainer({
             binds: [{containerPath: '/workspace', hostPath: workspace}],
-            env: {FIXTURE_READY_DELAY: '0.2'},
+            // Bridge networking: Temporal (the suite's stand-in on the host) is reached through the
+            // engine's host alias, which the image's check must resolve inside the container.
+            env: {FIXTURE_READY_DELAY: '0.2', TEMPORAL_SERVICE_ADDRESS: `${runtime.hostGatewayName}:7233`},
+            extraHosts: extraHostsFor('bridge', runtime.name),
             // Docker: the image's own check, every second (its 30 s interval would make this slow). Podman runs checks
             // only on demand here (no systemd) and keeps the image's check as it is: Podman 4's compat API splits an
-            // exec-form override's arguments at spaces, which would break this check's `python -c <script>`.
+            // exec-form override's arguments at spaces.
             ...(engine === 'docker'
               ? {healthcheck: {...built.info.healthcheck!, intervalMs: 1000, startPeriodMs: 0}}
               : {}),
@@ -400,7 +406,7 @@ describe('stigmer image (real engines, lab registry)', function () {
           {timeoutMs: 60_000},
         )
         timings.push(`${engine}: fixture container healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`)
-        expect(info.healthLog.at(-1)?.output).to.match(/ready: heartbeat \d+s old/)
+        expect(info.healthLog.at(-1)?.output).to.match(/^ready: connected to [\d.]+:7233$/m)
         expect(readFileSync(join(workspace, '.agent-runner', 'hello.txt'), 'utf8')).to.match(/uid=1000 gid=1000/)
       })
 

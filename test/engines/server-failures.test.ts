@@ -32,6 +32,7 @@ import {
   engineRuntime,
   type FixtureImages,
   fixtureImages,
+  useLabTemporal,
   labRegistry,
   loginToLab,
   MANAGED_NAME,
@@ -64,6 +65,7 @@ function out(result: {stderr: string; stdout: string}): string {
 
 for (const {name: engine} of ENGINES) {
   describe(`stigmer server start on ${engine}: failures, concurrency, Ctrl-C, a non-root user`, function () {
+    useLabTemporal()
     this.timeout(180_000)
     requireEngines([engine])
     useCleanup()
@@ -113,7 +115,7 @@ for (const {name: engine} of ENGINES) {
       expect(result.ms).to.be.greaterThan(6000)
       expect(result.ms).to.be.lessThan(40_000)
       expect(result.stderr).to.match(/did not become ready within 6 s/)
-      expect(result.stderr).to.include('not ready: no heartbeat at /tmp/agent-runner.ready')
+      expect(result.stderr).to.include('not ready: no connection to localhost:7233')
       await noContainerLeft()
     })
 

@@ -38,6 +38,7 @@ import {
   filesContaining,
   type FixtureImages,
   fixtureImages,
+  useLabTemporal,
   imageCopy,
   labManifest,
   loginToLab,
@@ -121,6 +122,7 @@ function out(result: {stderr: string; stdout: string}): string {
 
 for (const {name: engine} of ENGINES) {
   describe(`stigmer server on ${engine}`, function () {
+    useLabTemporal()
     this.timeout(180_000)
     requireEngines([engine])
     useCleanup()
@@ -511,7 +513,7 @@ for (const {name: engine} of ENGINES) {
         const times = all.map((l) => nanos(TIMESTAMP.exec(l)![0].trim()))
         for (let i = 1; i < times.length; i++)
           expect(times[i]! >= times[i - 1]!, `${all[i - 1]}\n${all[i]}`).to.equal(true)
-        const ready = all.findIndex((l) => / \[agent-runner\] ready: heartbeat/.test(l))
+        const ready = all.findIndex((l) => / \[agent-runner\] ready: connected, heartbeat/.test(l))
         const stigmerReady = all.findIndex((l) => / \[stigmer\] ready: container /.test(l))
         expect(ready).to.be.greaterThan(-1)
         expect(stigmerReady, 'stigmer records ready after the runner said so').to.be.greaterThan(ready)

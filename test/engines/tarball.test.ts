@@ -16,7 +16,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {IN_CI, loadLab, REPO_ROOT, requireEngines, useCleanup} from '../helpers/lab.js'
-import {clearManagedContainer, engineEnv, fixtureImages} from '../helpers/server-images.js'
+import {clearManagedContainer, engineEnv, fixtureImages, useLabTemporal} from '../helpers/server-images.js'
 import {ensureDebianTool, fakeBrew, formulaModule, sha256, which} from '../unit/release/helpers.js'
 
 const PJSON = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -216,6 +216,7 @@ describe('release artifacts (scripts/pack.sh)', function () {
     })
 
     describe('`stigmer server start` against the lab (Docker)', () => {
+      useLabTemporal()
       requireEngines(['docker'])
       useCleanup()
 

@@ -8,8 +8,9 @@
  * Everything made here is removed by a root-level after hook, also when a
  * test fails.
  */
-/* eslint-disable mocha/no-exports, mocha/no-top-level-hooks --
-   A helper module, not a test file: it exports the helpers and registers their cleanup. */
+/* eslint-disable mocha/no-exports, mocha/no-top-level-hooks, mocha/no-sibling-hooks --
+   A helper module, not a test file: it exports the helpers and registers their cleanup (and, through
+   useLabTemporal, the hooks of the suites that call it). */
 /* eslint-disable n/no-unsupported-features/node-builtins --
    fs.cpSync and fetch are flagged experimental before Node 22/21 but work in the lab's Node 20. */
 import {execFile, spawn, spawnSync, type ChildProcess} from 'node:child_process'
@@ -36,6 +37,7 @@ import type {ContainerRuntime} from '../../src/adapters/types.js'
 
 import {DockerAdapter} from '../../src/adapters/docker.js'
 import {PodmanAdapter} from '../../src/adapters/podman.js'
+import {planBuild, stageContextFor} from '../../src/services/image-build.js'
 import {
   CLI_BIN,
   cliResult,
@@ -49,6 +51,7 @@ import {
   stigmerHome,
   uniqueName,
 } from './lab.js'
+import {startTemporalStandin, type TemporalStandin} from './temporal-standin.js'
 
 const run = promisify(execFile)
 
@@ -102,6 +105,51 @@ export function engineCli(engine: EngineName): {args: string[]; bin: string} {
     : {args: [], bin: 'podman'}
 }
 
+// ---------------------------------------------------------------- a Temporal for the runners
+
+let labTemporal: TemporalStandin | undefined
+let labTemporalUsers = 0
+
+/**
+ * The agent-runner is ready only while it is connected to Temporal (the image's health check),
+ * so every suite that starts one calls this in its describe block: a Temporal stand-in
+ * (./temporal-standin.ts) listens on 0.0.0.0:7233, where the runner looks by default (host
+ * networking: localhost:7233; bridge: the host alias, which reaches 0.0.0.0 too), from the
+ * suite's before hook to its after hook. The getter returns it (to stop it, or read its pollers).
+ */
+export function useLabTemporal(): {current(): TemporalStandin; restart(): Promise<TemporalStandin>} {
+  before(async function () {
+    this.timeout(30_000)
+    labTemporalUsers++
+    labTemporal ??= await startTemporalStandin({port: LAB_TEMPORAL_PORT}).catch((error: Error) => {
+      throw new Error(
+        `The Temporal stand-in cannot listen on ${LAB_TEMPORAL_PORT} (${error.message}): is a Temporal server running on this machine? Stop it for the engine suites.`,
+      )
+    })
+  })
+  after(async () => {
+    labTemporalUsers--
+    if (labTemporalUsers === 0) {
+      await labTemporal?.stop()
+      labTemporal = undefined
+    }
+  })
+  return {
+    current() {
+      if (!labTemporal) throw new Error('useLabTemporal: the stand-in is not running (stopped by a test?)')
+      return labTemporal
+    },
+    async restart() {
+      await labTemporal?.stop()
+      labTemporal = await startTemporalStandin({port: LAB_TEMPORAL_PORT})
+      return labTemporal
+    },
+  }
+}
+
+/** Where the agent-runner looks for Temporal by default (localhost:7233). */
+export const LAB_TEMPORAL_PORT = 7233
+
 // ---------------------------------------------------------------- the fixture agent-runner image
 
 export interface FixtureImages {
@@ -117,25 +165,19 @@ export interface FixtureImages {
 
 const built = new Map<EngineName, Promise<FixtureImages>>()
 
-/** Copies the fixture project and docker/Dockerfile into a context dir, the way `image build` would. */
-function stageFixtureContext(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'stigmer-test-fixture-ctx-'))
-  const source = join(REPO_ROOT, 'test', 'fixtures', 'agent-runner')
-  cpSync(source, dir, {
-    filter: (path) => !/(^|\/)(tests|docs|__pycache__|\.venv|\.pytest_cache)(\/|$)/.test(path.slice(source.length)),
-    recursive: true,
-  })
-  cpSync(join(REPO_ROOT, 'docker', 'Dockerfile'), join(dir, 'Dockerfile.stigmer-test'))
-  return dir
-}
-
 async function buildFixture(engine: EngineName): Promise<FixtureImages> {
   const lab = loadLab()
   if (!lab.python || !lab.pythonBuilder)
     throw new Error(`${lab.envFile} names no Python base images: re-run scripts/lab.sh.`)
   const runtime = engineRuntime(engine)
   const repo = `localhost/${uniqueName('server-fixture')}/agent-runner`
-  const context = stageFixtureContext()
+  // The context exactly as `stigmer image build` stages it (entry point, installer, support files).
+  const plan = await planBuild({
+    buildArgs: [`BASE_IMAGE=${lab.python}`, `BUILDER_IMAGE=${lab.pythonBuilder}`],
+    cliRoot: REPO_ROOT,
+    sourceDir: join(REPO_ROOT, 'test', 'fixtures', 'agent-runner'),
+  })
+  const staged = await stageContextFor(plan)
   const images = {v1: `${repo}:v1.0.0`, v2: `${repo}:v2.0.0`}
   atEnd(async () => {
     for (const ref of [images.v2, images.v1]) await runtime.removeImage(ref, {force: true}).catch(() => {})
@@ -147,16 +189,16 @@ async function buildFixture(engine: EngineName): Promise<FixtureImages> {
     ] as const) {
       // A file that differs per version: Podman 4.3 (buildah) reuses its cached final layers when
       // only a build ARG used by a LABEL changes, which would make v2 the very same image as v1.
-      writeFileSync(join(context, 'BUILD_VERSION'), `${version}\n`)
+      writeFileSync(join(staged.dir, 'BUILD_VERSION'), `${version}\n`)
       await runtime.buildImage({
-        buildArgs: {BASE_IMAGE: lab.python, BUILDER_IMAGE: lab.pythonBuilder, VERSION: version},
-        contextDir: context,
-        dockerfile: 'Dockerfile.stigmer-test',
+        buildArgs: {...plan.buildArgs, VERSION: version},
+        contextDir: staged.dir,
+        dockerfile: staged.dockerfile,
         tags: [ref],
       })
     }
   } finally {
-    rmSync(context, {force: true, recursive: true})
+    await staged.cleanup()
   }
 
   const info = await runtime.inspectImage(images.v1)

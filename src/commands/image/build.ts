@@ -4,29 +4,40 @@ import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {formatBytes} from '../../lib/format.js'
 import {buildViewFor, type BuildView} from '../../services/image-build-view.js'
-import {buildImage, type BuildOutcome, planBuild} from '../../services/image-build.js'
+import {buildImage, type BuildOutcome, describeProject, planBuild} from '../../services/image-build.js'
 
 export default class ImageBuild extends StigmerCommand {
-  static override description = `Builds the agent-runner image from an agent-runner project (a Poetry project: pyproject.toml and poetry.lock) and tags it as the development image that "stigmer server start --use-local-image" runs: localhost/stigmer/agent-runner:dev, plus localhost/stigmer/agent-runner:dev-<commit> when --source is a git checkout and localhost/stigmer/agent-runner:v<version> with --version.
+  static override description = `Builds the agent-runner image from the agent-runner project (backend/services/agent-runner in a checkout of stigmer/stigmer, or any project of the same shape) and tags it as the development image that "stigmer server start --use-local-image" runs: localhost/stigmer/agent-runner:dev, plus localhost/stigmer/agent-runner:dev-<commit> when --source is a git checkout and localhost/stigmer/agent-runner:v<version> with --version.
 
-Dockerfile: --file when given, else the project's own Dockerfile when it has one, else the Dockerfile that ships with this CLI (docker/Dockerfile; see docs/docker.md).
+The project is read before anything is built (exit 2, nothing built, when it does not fit):
+- pyproject.toml must be in --source.
+- Installer: Poetry for a Poetry project ([tool.poetry]; Poetry 1.x or 2.x); for PEP 621 [project] metadata, uv with uv.lock (uv sync --frozen --no-dev; pip when uv cannot be had), Poetry 2 with poetry.lock, else pip.
+- Entry point, in this order: --entrypoint; the one console script in [project.scripts] or [tool.poetry.scripts]; main.py at the project root; a package with __main__.py. It is printed, recorded in the label io.stigmer.entrypoint, and run by the image's ENTRYPOINT.
+- Path dependencies (Poetry {path = ...}, PEP 508 file: URLs, [tool.uv.sources] paths) outside --source are staged beside it at the same relative places, so the lock resolves; never the whole repository. One that does not exist, or leaves the repository (the nearest folder above with .git), is refused.
 
-Build context: a copy of --source without what the ignore files exclude: <Dockerfile>.dockerignore beside the Dockerfile (the CLI's docker/Dockerfile.dockerignore for its own Dockerfile), then the project's .dockerignore (its "!" lines win). Docker's .dockerignore rules apply exactly. The copy is removed afterwards, also on failure and Ctrl-C.
+Dockerfile: --file when given, else the Dockerfile that ships with this CLI (docker/Dockerfile; see docs/docker.md). A Dockerfile in the project is not used unless named with --file.
 
-Build args: VERSION (from --version), REVISION (the full git commit), CREATED (now, or SOURCE_DATE_EPOCH) and SOURCE (the origin remote) are passed for the OCI labels; --build-arg adds or overrides any other (BASE_IMAGE to use a mirror or an offline stand-in of python:3.11-slim).
+Build context: a copy of --source (and of each path dependency) without what the ignore files exclude: <Dockerfile>.dockerignore beside the Dockerfile (the CLI's docker/Dockerfile.dockerignore for its own Dockerfile: no .env, tests, docs or VCS folders), then the folder's own .dockerignore (its "!" lines win). Docker's .dockerignore rules apply exactly. The copy is removed afterwards, also on failure and Ctrl-C.
+
+Build args: VERSION (from --version), REVISION (the full git commit of --source), CREATED (now, or SOURCE_DATE_EPOCH) and SOURCE (its origin remote) are passed for the OCI labels; APP_DIR, INSTALLER, PATH_DEPS and RUNNER_COMMAND describe the project (INSTALLER may be overridden); --build-arg adds or overrides any other (BASE_IMAGE to use a mirror or an offline stand-in of python:3.11-slim).
 
 Platforms: one --platform builds for it; several (linux/amd64,linux/arm64) build a manifest list: natively with Podman; Docker needs the buildx plugin and says so. Podman builds keep the HEALTHCHECK (Docker image format).
 
-Output: on a terminal, the step in progress and its last output lines; otherwise every step and line on stderr; --json prints one result (tags, image id, platforms, sizes).
+Output: on a terminal, the step in progress and its last output lines; otherwise every step and line on stderr; --json prints one result (tags, image id, platforms, sizes, entry point, installer, path dependencies).
 
-Exit codes: 0 built; 2 usage (bad --version, --build-arg, --platform, --tag, missing --source or --file); 10/11/12 no engine / not running / no permission; 22 the build failed: the failing step, its instruction and its last output lines are shown; 130 interrupted.`
+Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point found or several to choose from, a path dependency missing or outside the repository, bad --entrypoint, --version, --build-arg, --platform, --tag, missing --source or --file); 10/11/12 no engine / not running / no permission; 22 the build failed: the failing step, its instruction and its last output lines are shown; 130 interrupted.`
   static override examples = [
     {
-      command: '<%= config.bin %> <%= command.id %> --source ../agent-runner',
-      description: 'Build the development image from a checkout of the agent-runner.',
+      command: '<%= config.bin %> <%= command.id %> --source ../stigmer/backend/services/agent-runner',
+      description: 'Build the development image from a checkout of stigmer/stigmer.',
     },
     {
-      command: '<%= config.bin %> <%= command.id %> --source ../agent-runner --version 1.4.0',
+      command:
+        '<%= config.bin %> <%= command.id %> --source ../stigmer/backend/services/agent-runner --entrypoint main.py',
+      description: 'Name the entry point instead of letting stigmer find it.',
+    },
+    {
+      command: '<%= config.bin %> <%= command.id %> --source ../stigmer/backend/services/agent-runner --version 1.4.0',
       description: 'Stamp a release version (label, build arg, and a v1.4.0 tag).',
     },
     {
@@ -40,13 +51,17 @@ Exit codes: 0 built; 2 usage (bad --version, --build-arg, --platform, --tag, mis
     '<%= config.bin %> <%= command.id %> --json',
   ]
   static override flags = {
+    entrypoint: Flags.string({
+      description:
+        'The entry point: script:NAME (a console script), module:PACKAGE (python -m), or file:PATH.py / PATH.py (relative to --source). Default: found in the project.',
+    }),
     'build-arg': Flags.string({
       description: "NAME=value for an ARG of the Dockerfile (NAME alone takes your environment's value). Repeatable.",
       multiple: true,
     }),
     file: Flags.string({
       char: 'f',
-      description: "Dockerfile to use. Default: the project's own Dockerfile, else the one shipped with the CLI.",
+      description: 'Dockerfile to use. Default: the one shipped with the CLI (docker/Dockerfile).',
     }),
     'no-cache': Flags.boolean({description: 'Do not use cached layers.'}),
     platform: Flags.string({
@@ -54,7 +69,10 @@ Exit codes: 0 built; 2 usage (bad --version, --build-arg, --platform, --tag, mis
       multiple: true,
     }),
     runtime: runtimeFlag,
-    source: Flags.string({default: '.', description: 'The agent-runner project folder.'}),
+    source: Flags.string({
+      default: '.',
+      description: 'The agent-runner folder (the one with pyproject.toml), e.g. backend/services/agent-runner.',
+    }),
     tag: Flags.string({char: 't', description: 'An extra tag (name:tag). Repeatable.', multiple: true}),
     version: Flags.string({
       description:
@@ -70,6 +88,7 @@ Exit codes: 0 built; 2 usage (bad --version, --build-arg, --platform, --tag, mis
     const plan = await planBuild({
       buildArgs: flags['build-arg'],
       cliRoot: this.config.root,
+      entrypoint: flags.entrypoint,
       file: flags.file,
       noCache: flags['no-cache'],
       platforms: flags.platform,
@@ -82,6 +101,7 @@ Exit codes: 0 built; 2 usage (bad --version, --build-arg, --platform, --tag, mis
     this.note(
       `Building ${plan.tags[0]} with ${runtime.displayName}${platforms} from ${plan.sourceDir} (Dockerfile: ${plan.dockerfile})`,
     )
+    for (const line of describeProject(plan)) this.note(line)
     this.view = buildViewFor({json: this.jsonEnabled()})
     const {view} = this
     let outcome: BuildOutcome

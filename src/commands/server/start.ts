@@ -5,11 +5,13 @@ import {runtimeFlag} from '../../lib/flags.js'
 import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
 import {liveTerminal} from '../../lib/terminal.js'
 import {pulledByFirstRun} from '../../services/first-run.js'
-import {type StartResult, startServer} from '../../services/server.js'
+import {type StartResult, startServer, type WaitFor} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
 export default class ServerStart extends StigmerCommand {
   static override description = `Starts the agent-runner container (named stigmer-agent-runner) and returns once it is healthy.
+
+Ready means the image's health check passes: the runner's own processes hold an established connection to the Temporal frontend in TEMPORAL_SERVICE_ADDRESS (docs/docker.md, "Readiness"). So the agent-runner becomes ready only while Temporal answers. Before starting, stigmer asks Temporal itself (a gRPC call, GetSystemInfo) and warns when it does not answer (--require-temporal: refuses, exit 40). --wait-for registered also waits until Temporal lists a poller on the runner's task queue (DescribeTaskQueue).
 
 Image: --use-local-image (the dev image "stigmer image build" tags), else --image or STIGMER_AGENT_RUNNER_IMAGE, else "image" in ~/.stigmer/config.yaml, else the image pinned to this CLI version (ghcr.io/stigmer/agent-runner:v<version>), pulled on first use with a one-time-setup message. Never "latest".
 
@@ -21,7 +23,7 @@ Environment: MODE, SANDBOX_TYPE, SANDBOX_ROOT_DIR, TEMPORAL_*, STIGMER_BACKEND_E
 
 Running it again is safe: an identical running container is kept; a changed or stopped one is replaced; concurrent starts wait for each other. Ctrl-C removes a container this run created and exits 130.
 
-Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket permission; 20 image not found; 21 pull failed; 24 registry auth; 30 unhealthy; 31 timeout; 32 the container exited; 34 locked; 40 Temporal unreachable with --require-temporal; 41 workspace; 130 interrupted.`
+Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket permission; 20 image not found; 21 pull failed; 24 registry auth; 30 unhealthy; 31 timeout (not ready, or not registered with --wait-for registered, within --timeout; the message says when Temporal is the reason); 32 the container exited; 34 locked; 40 Temporal unreachable with --require-temporal; 41 workspace; 130 interrupted.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --use-local-image',
@@ -77,6 +79,12 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
       helpGroup: 'AGENT-RUNNER',
     }),
     timeout: Flags.string({description: 'How long to wait for the container to become healthy (default 120s).'}),
+    'wait-for': Flags.string({
+      default: 'connected',
+      description:
+        'connected: until the image health check passes (the runner holds a connection to Temporal); registered: also until Temporal lists a poller on its task queue.',
+      options: ['connected', 'registered'],
+    }),
     'use-local-image': Flags.boolean({
       description: 'Run the development image built by "stigmer image build".',
       helpGroup: 'IMAGE',
@@ -106,6 +114,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
       timeoutMs: timeout * 1000,
       tty: liveTerminal(process.stderr),
       ui: this.ui,
+      waitFor: flags['wait-for'] as WaitFor,
     })
     // The first-run hook may have pulled it before this command ran: that is a pull of this start.
     if (!result.pulled && pulledByFirstRun(result.image)) result = {...result, pulled: true}
@@ -116,6 +125,10 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     this.log(`  container  ${result.containerName} (${result.containerId.slice(0, 12)}) on ${runtime.displayName}`)
     this.log(`  image      ${result.image}${result.imageDigest ? ` (${result.imageDigest.slice(0, 19)})` : ''}`)
     this.log(`  network    ${result.network}: ${result.networkReason}`)
+    if (result.registered)
+      this.log(
+        `  temporal   registered: ${result.registered.pollers.length} poller(s) on ${result.registered.taskQueue} (namespace ${result.registered.namespace}) at ${result.registered.address}`,
+      )
     this.log(`  workspace  ${result.workspace} -> /workspace`)
     this.log(`  logs       ${result.logsCommand}    stop: stigmer server stop`)
     return result

@@ -1,6 +1,8 @@
+/* eslint-disable n/no-unsupported-features/node-builtins -- fs.cpSync is flagged experimental before Node 22.3 but works in Node 20. */
 import {expect} from 'chai'
 import {
   chmodSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -22,6 +24,8 @@ import {
   STAGED_DOCKERFILE,
   stageBuildContext,
 } from '../../../src/services/build-context.js'
+import {planBuild, stageContextFor} from '../../../src/services/image-build.js'
+import {REPO_ROOT} from '../../helpers/lab.js'
 
 function tree(root: string, files: Record<string, string>): void {
   for (const [path, content] of Object.entries(files)) {
@@ -122,6 +126,54 @@ describe('services/build-context', () => {
     })
 
     afterEach(() => rmSync(dir, {force: true, recursive: true}))
+
+    it('a monorepo runner: the source at APP_DIR, its path dependency at its place, the support files; nothing private in either, nothing else of the repository', async () => {
+      const repo = join(dir, 'repo')
+      cpSync(join(REPO_ROOT, 'test', 'fixtures', 'stigmer-monorepo'), repo, {recursive: true})
+      tree(repo, {
+        '.git/HEAD': 'ref',
+        'apis/stubs/python/stigmer/.env': 'TOKEN=no',
+        'apis/stubs/python/stigmer/.git/HEAD': 'no',
+        'apis/stubs/python/stigmer/tests/test_stubs.py': 'no',
+        'backend/services/agent-runner/.env': 'ANTHROPIC_API_KEY=no',
+        'backend/services/agent-runner/.env.local': 'no',
+        'backend/services/agent-runner/docs/design.md': 'no',
+        'backend/services/other-service/secret.txt': 'no',
+        'docs/top.md': 'no',
+      })
+      const plan = await planBuild({cliRoot: REPO_ROOT, sourceDir: join(repo, 'backend', 'services', 'agent-runner')})
+      const staged = await stageContextFor(plan)
+      try {
+        expect(list(staged.dir)).to.deep.equal([
+          '.dockerignore',
+          '.stigmer-image/healthcheck.py',
+          '.stigmer-image/install.sh',
+          STAGED_DOCKERFILE,
+          'apis/stubs/python/stigmer/README.md',
+          'apis/stubs/python/stigmer/ai/__init__.py',
+          'apis/stubs/python/stigmer/ai/stigmer/__init__.py',
+          'apis/stubs/python/stigmer/ai/stigmer/temporal_wire.py',
+          'apis/stubs/python/stigmer/pyproject.toml',
+          'backend/services/agent-runner/README.md',
+          'backend/services/agent-runner/grpc_client/__init__.py',
+          'backend/services/agent-runner/main.py',
+          'backend/services/agent-runner/poetry.lock',
+          'backend/services/agent-runner/pyproject.toml',
+          'backend/services/agent-runner/worker/__init__.py',
+          'backend/services/agent-runner/worker/config.py',
+        ])
+        expect(plan.buildArgs).to.include({
+          APP_DIR: 'backend/services/agent-runner',
+          INSTALLER: 'poetry',
+          PATH_DEPS: 'apis/stubs/python/stigmer',
+          RUNNER_COMMAND: '/app/.venv/bin/python /app/backend/services/agent-runner/main.py',
+        })
+      } finally {
+        await staged.cleanup()
+      }
+
+      expect(existsSync(staged.dir)).to.equal(false)
+    })
 
     it('copies what the rules keep, adds the Dockerfile, and removes the folder on cleanup', async () => {
       const source = join(dir, 'src')

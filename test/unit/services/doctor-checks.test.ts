@@ -452,10 +452,13 @@ describe('doctor checks', () => {
     it('answers: ok', () => {
       const c = temporalCheck({
         address: 'localhost:7233',
-        probe: {detail: 'accepts connections', ms: 2, ok: true},
+        probe: {detail: 'Temporal 1.25.0', ms: 2, ok: true},
         source: 'default',
       })
-      expect(c).to.include({detail: 'answers at localhost:7233 (the default) (2 ms)', status: 'ok'})
+      expect(c).to.include({
+        detail: 'Temporal 1.25.0 at localhost:7233 (the default) (gRPC GetSystemInfo, 2 ms)',
+        status: 'ok',
+      })
     })
 
     it('does not answer: a warning (server start only warns), with how to start it', () => {

@@ -19,6 +19,7 @@ import {
 } from '../../../src/services/doctor-probes.js'
 import {renderDoctorReport} from '../../../src/services/doctor-render.js'
 import {runDoctor, temporalAddressFor, workspaceFor} from '../../../src/services/doctor.js'
+import {startTemporalStandin, type TemporalStandin} from '../../helpers/temporal-standin.js'
 
 /** A fake engine API on a unix socket: enough of /_ping, /version, /info and /images for doctor. */
 async function fakeEngine(
@@ -231,11 +232,13 @@ describe('doctor service', () => {
 
   describe('runDoctor against a fake engine', () => {
     let engine: Server | undefined
-    let temporal: ReturnType<typeof createTcpServer> | undefined
+    let temporal: TemporalStandin | undefined
+    let notTemporal: ReturnType<typeof createTcpServer> | undefined
 
     afterEach(async () => {
+      await temporal?.stop()
       await Promise.all(
-        [engine, temporal].map(
+        [engine, notTemporal].map(
           (s) =>
             new Promise<void>((resolve) => {
               if (s) s.close(() => resolve())
@@ -245,16 +248,15 @@ describe('doctor service', () => {
       )
       engine = undefined
       temporal = undefined
+      notTemporal = undefined
     })
 
     it('a healthy machine: every check ok, exit 0', async () => {
       const sock = join(dir, 'docker.sock')
       engine = await fakeEngine(sock, {dataRoot: dir, images: ['ghcr.io/stigmer/agent-runner:v9.9.9']})
-      temporal = createTcpServer((s) => s.destroy())
-      await new Promise<void>((resolve) => {
-        temporal!.listen(0, '127.0.0.1', resolve)
-      })
-      const {port} = temporal.address() as {port: number}
+      // Temporal's gRPC API, served from its published protos (a TCP listener is not enough: see below).
+      temporal = await startTemporalStandin({host: '127.0.0.1'})
+      const {port} = temporal
       const {report} = await runDoctor({
         cliVersion: '9.9.9',
         env: isolatedEnv(dir, {DOCKER_HOST: `unix://${sock}`, TEMPORAL_SERVICE_ADDRESS: `127.0.0.1:${port}`}),
@@ -272,6 +274,9 @@ describe('doctor service', () => {
       expect(byId.disk!.detail).to.match(new RegExp(`at ${dir}, where Docker Engine - Community keeps images`))
       expect(byId.image!.status).to.equal('ok')
       expect(byId.temporal!.status).to.equal('ok')
+      expect(byId.temporal!.detail).to.match(
+        /^Temporal 0\.0\.0-stigmer-standin at 127\.0\.0\.1:\d+ .*gRPC GetSystemInfo/,
+      )
       expect(byId.workspace!.detail).to.match(/does not exist yet/)
       expect(byId[`socket:${sock}`]!.status).to.equal('ok')
       expect(report.chosen).to.include({
@@ -296,6 +301,30 @@ describe('doctor service', () => {
       expect(text).to.match(/^ {2}ok {4}docker/m)
       expect(text).to.match(/<- chosen/)
       expect(text).to.match(/Verdict: ok$/m)
+    })
+
+    it('a port that accepts TCP but is not Temporal (a port forwarder, another server): a warning, not ok', async () => {
+      const sock = join(dir, 'docker.sock')
+      engine = await fakeEngine(sock, {dataRoot: dir, images: ['ghcr.io/stigmer/agent-runner:v9.9.9']})
+      // Accepts and keeps the connection, says nothing: what a port forwarder with nothing behind it does.
+      notTemporal = createTcpServer((socket) => {
+        notTemporal!.once('close', () => socket.destroy())
+        setTimeout(() => socket.destroy(), 5000).unref()
+      })
+      await new Promise<void>((resolve) => {
+        notTemporal!.listen(0, '127.0.0.1', resolve)
+      })
+      const {port} = notTemporal.address() as {port: number}
+      const {report} = await runDoctor({
+        cliVersion: '9.9.9',
+        env: isolatedEnv(dir, {DOCKER_HOST: `unix://${sock}`, TEMPORAL_SERVICE_ADDRESS: `127.0.0.1:${port}`}),
+        home: dir,
+        platform: 'linux',
+        temporalTimeoutMs: 500,
+      })
+      const temporalCheck = report.checks.find((c) => c.id === 'temporal')!
+      expect(temporalCheck.status, temporalCheck.detail).to.equal('warn')
+      expect(temporalCheck.detail).to.match(/^Temporal does not answer at 127\.0\.0\.1:\d+/)
     })
 
     it('an engine in a VM (Docker Desktop): bridge networking, disk measured at home', async () => {
