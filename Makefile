@@ -1,9 +1,9 @@
 # Targets for agent-runner developers: thin wrappers over the stigmer CLI, which owns the
 # logic (engine detection, build context packing, health checks). See docs/docker.md.
 #
-#   make build-image SOURCE=../agent-runner VERSION=0.2.0-dev
+#   make build-image SOURCE=../stigmer/backend/services/agent-runner VERSION=0.2.0-dev
 #   make run-local
-#   make test-image SOURCE=../agent-runner
+#   make test-image SOURCE=../stigmer/backend/services/agent-runner
 #   printf '%s\n' "$TOKEN" | make docker-login REGISTRY=ghcr.io USERNAME=me
 #   make push-image VERSION=0.2.0
 

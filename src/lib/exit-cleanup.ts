@@ -46,6 +46,8 @@ function install(): void {
 export interface Registered {
   /** Runs the task now (once) and forgets it. */
   release(): void
+  /** Forgets the task without running it (what it would undo is to stay). */
+  keep(): void
 }
 
 /** Registers a synchronous cleanup task that runs at exit unless released first. */
@@ -54,6 +56,9 @@ export function onExit(task: () => void): Registered {
   const id = next++
   pending.set(id, task)
   return {
+    keep() {
+      pending.delete(id)
+    },
     release() {
       if (!pending.delete(id)) return
       task()

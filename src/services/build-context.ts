@@ -2,9 +2,9 @@ import ignore from '@balena/dockerignore'
 import {constants, existsSync, readFileSync} from 'node:fs'
 import {chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {basename, join, relative, resolve, sep} from 'node:path'
+import {basename, dirname, join, relative, resolve, sep} from 'node:path'
 
-import {InterruptedError} from '../lib/errors.js'
+import {InterruptedError, usageError} from '../lib/errors.js'
 import {removeOnExit} from '../lib/exit-cleanup.js'
 
 /**
@@ -98,6 +98,8 @@ export interface StagedContext {
   readonly ignoreFiles: readonly string[]
   /** Removes the staged folder. Safe to call more than once. */
   cleanup(): Promise<void>
+  /** Keeps the staged folder (image build --stage-to): no cleanup, not even at exit. */
+  keep(): void
 }
 
 export interface StageOptions {
@@ -119,6 +121,8 @@ export interface StageOptions {
   readonly signal?: AbortSignal
   /** Where to make the temporary folder (default: the OS temp dir). */
   readonly tempRoot?: string
+  /** Stage into this folder instead of a temporary one; it must not exist yet. */
+  readonly into?: string
 }
 
 /** The folder in the context that holds SUPPORT files (docker/install.sh, docker/healthcheck.py); never in the image as such. */
@@ -137,7 +141,9 @@ export async function stageBuildContext(options: StageOptions): Promise<StagedCo
   const ignoreFiles = options.ignoreFiles ?? ignoreFilesFor(sourceDir, dockerfile)
   const rules = loadIgnoreRules(ignoreFiles)
   const matcher = createMatcher(rules.patterns)
-  const dir = await mkdtemp(join(options.tempRoot ?? tmpdir(), 'stigmer-build-'))
+  const dir = options.into
+    ? await freshFolder(options.into)
+    : await mkdtemp(join(options.tempRoot ?? tmpdir(), 'stigmer-build-'))
   const registered = removeOnExit(dir)
   const cleanup = async () => registered.release()
 
@@ -173,7 +179,7 @@ export async function stageBuildContext(options: StageOptions): Promise<StagedCo
     throw error
   }
 
-  return {...stats, cleanup, dir, dockerfile: STAGED_DOCKERFILE, ignoreFiles}
+  return {...stats, cleanup, dir, dockerfile: STAGED_DOCKERFILE, ignoreFiles, keep: () => registered.keep()}
 }
 
 interface CopyJob {
@@ -226,6 +232,21 @@ async function copyTree(job: CopyJob, rel: string, atTop: boolean): Promise<void
     }
     // sockets, fifos and devices have no place in an image context: skipped, as docker build does
   }
+}
+
+/** Creates a folder that must not exist yet (its parents may). */
+async function freshFolder(path: string): Promise<string> {
+  const dir = resolve(path)
+  await mkdir(dirname(dir), {recursive: true})
+  try {
+    await mkdir(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw usageError(`${path} already exists: stage the build context into a new folder.`)
+    throw error
+  }
+
+  return dir
 }
 
 /** For messages: the path of a file relative to where the user is, when that is shorter. */

@@ -234,9 +234,10 @@ export function describeProject(plan: BuildPlan): string[] {
 }
 
 /** The build context for a plan: the source at APP_DIR, each path dependency outside it at its place, the support files. */
-export function stageContextFor(plan: BuildPlan, signal?: AbortSignal): Promise<StagedContext> {
+export function stageContextFor(plan: BuildPlan, signal?: AbortSignal, into?: string): Promise<StagedContext> {
   const {project} = plan
   return stageBuildContext({
+    ...(into ? {into} : {}),
     appDir: project.appDir,
     dockerfile: plan.dockerfile,
     extraDirs: project.outside.map((d) => ({at: contextPath(project, d.dir), dir: d.dir})),

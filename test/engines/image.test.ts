@@ -228,6 +228,18 @@ function preserveDevImage(engine: EngineName, runtime: () => ContainerRuntime): 
 
 /* eslint-enable mocha/no-top-level-hooks */
 
+/**
+ * A folder `image build` accepts as a project (pyproject.toml and an entry point) around a
+ * Dockerfile of the test's own: these tests exercise the build pipeline, not the image.
+ * Returns the --source and --file arguments.
+ */
+function toyProject(source: string, dockerfile: string): string[] {
+  writeFileSync(join(source, 'pyproject.toml'), '[project]\nname = "toy"\nversion = "0.0.0"\n')
+  writeFileSync(join(source, 'main.py'), 'print("toy")\n')
+  writeFileSync(join(source, 'Dockerfile'), dockerfile)
+  return ['--source', source, '--file', join(source, 'Dockerfile')]
+}
+
 describe('stigmer image (real engines, lab registry)', function () {
   useLabTemporal()
   this.timeout(BUILD_TIMEOUT)
@@ -579,9 +591,8 @@ describe('stigmer image (real engines, lab registry)', function () {
 
       it('a failing build step exits 22 showing that step, its instruction and its output; the staged context is removed', async () => {
         const lab = loadLab()
-        const source = tempDir(`failing-${engine}`)
-        writeFileSync(
-          join(source, 'Dockerfile'),
+        const project = toyProject(
+          tempDir(`failing-${engine}`),
           [
             `FROM ${lab.busybox}`,
             `LABEL ${RUN_LABEL[0]}=${RUN_LABEL[1]}`,
@@ -592,7 +603,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         )
         const ref = `localhost/${uniqueName('failing')}/x:never`
         track.image(runtime, ref)
-        const result = await build(['--source', source, '--tag', ref], 120_000)
+        const result = await build([...project, '--tag', ref], 120_000)
         pruneRunImages(engine)
         expectExit(result, 22)
         expect(result.stderr).to.match(/The image build failed at step 4\/\d+:/)
@@ -606,7 +617,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         expect(stagedDirsIn(tmp)).to.deep.equal([])
         expect(await runtime.imageExists(ref)).to.equal(false)
 
-        const json = await build(['--source', source, '--tag', ref, '--json'], 120_000)
+        const json = await build([...project, '--tag', ref, '--json'], 120_000)
         pruneRunImages(engine)
         expectExit(json, 22)
         const {error} = json.json as ErrorJson
@@ -642,10 +653,9 @@ describe('stigmer image (real engines, lab registry)', function () {
   describe('multi-arch', () => {
     it('Docker without buildx says so clearly (exit 22) and builds nothing', async function () {
       if (!ENGINES.some((e) => e.name === 'docker')) this.skip()
-      const source = tempDir('multi-docker')
-      writeFileSync(join(source, 'Dockerfile'), `FROM ${loadLab().busybox}\n`)
+      const project = toyProject(tempDir('multi-docker'), `FROM ${loadLab().busybox}\n`)
       const result = await runCli(
-        ['image', 'build', '--runtime', 'docker', '--source', source, '--platform', 'linux/amd64,linux/arm64'],
+        ['image', 'build', '--runtime', 'docker', ...project, '--platform', 'linux/amd64,linux/arm64'],
         {env: engineEnv('docker')},
       )
       expectExit(result, 22)
@@ -697,8 +707,8 @@ describe('stigmer image (real engines, lab registry)', function () {
         writeFileSync(join(source, 'tests', 'left-out.txt'), 'no\n')
         writeFileSync(join(source, '.dockerignore'), 'tests/\n')
         writeFileSync(join(source, 'hello.txt'), 'hello\n')
-        writeFileSync(
-          join(source, 'Dockerfile'),
+        const project = toyProject(
+          source,
           [
             'ARG BASE',
             'ARG TARGETARCH',
@@ -718,8 +728,7 @@ describe('stigmer image (real engines, lab registry)', function () {
             'build',
             '--runtime',
             'podman',
-            '--source',
-            source,
+            ...project,
             '--platform',
             'linux/amd64,linux/arm64',
             '--build-arg',
@@ -798,7 +807,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         )
         const output: string[] = []
         for await (const line of runtime.logs(id)) output.push(line.text)
-        expect(output).to.deep.equal(['aarch64', 'aarch64', 'Dockerfile', 'hello.txt'])
+        expect(output).to.deep.equal(['aarch64', 'aarch64', 'Dockerfile', 'hello.txt', 'main.py', 'pyproject.toml'])
       })
     })
   })

@@ -395,15 +395,30 @@ describe('GitHub Actions workflows (.github/workflows)', () => {
       expect(build.with!['cache-to']).to.match(/^type=gha,mode=max/)
     })
 
-    it('builds the agent-runner source with docker/Dockerfile (BuildKit applies docker/Dockerfile.dockerignore)', () => {
+    it('builds the real agent-runner (stigmer/stigmer, backend/services/agent-runner) from a context `stigmer image build --stage-to` staged', () => {
+      const env = (wf as unknown as {env: Record<string, string>}).env
+      expect(env.AGENT_RUNNER_REPOSITORY).to.equal("${{ inputs.agent_runner_repository || 'stigmer/stigmer' }}")
+      expect(env.AGENT_RUNNER_PATH).to.equal("${{ inputs.agent_runner_path || 'backend/services/agent-runner' }}")
+      for (const trigger_ of ['workflow_dispatch', 'workflow_call'])
+        expect(Object.keys(trigger(wf, trigger_).inputs ?? {}), trigger_).to.include.members([
+          'agent_runner_path',
+          'agent_runner_ref',
+          'agent_runner_repository',
+        ])
       const checkout = step(
         job,
-        (s) => s.with?.repository === 'stigmer/agent-runner',
-        'checkout of stigmer/agent-runner',
+        (s) => s.with?.repository === '${{ env.AGENT_RUNNER_REPOSITORY }}',
+        "checkout of the agent-runner's repository",
       )
-      expect(checkout.with!.path).to.equal(build.with!.context)
-      expect(build.with!.file).to.equal('cli/docker/Dockerfile')
-      expect(readFileSync(join(REPO_ROOT, 'docker', 'Dockerfile.dockerignore'), 'utf8').length).to.be.greaterThan(0)
+      expect(checkout.with!.path).to.equal('agent-runner')
+      const stage = step(job, (s) => s.id === 'stage', 'id=stage')
+      expect(stage.run).to.match(/image build --source "agent-runner\/\$AGENT_RUNNER_PATH" \\\n\s+--stage-to context /)
+      expect(build.with!.context).to.equal('context')
+      expect(build.with!.file).to.equal('context/.stigmer.Dockerfile')
+      expect(build.with!['build-args']).to.equal('${{ steps.stage.outputs.args }}')
+      // The image's OCI labels name the agent-runner's revision and source: metadata-action's
+      // labels (this repository's) must not override them.
+      expect(build.with!.labels).to.equal(undefined)
     })
 
     it('never implies latest: flavor latest=false', () => {

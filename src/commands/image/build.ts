@@ -1,10 +1,28 @@
 import * as Flags from '@oclif/core/flags'
+import {join} from 'node:path'
 
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {formatBytes} from '../../lib/format.js'
 import {buildViewFor, type BuildView} from '../../services/image-build-view.js'
-import {buildImage, type BuildOutcome, describeProject, planBuild} from '../../services/image-build.js'
+import {
+  buildImage,
+  type BuildOutcome,
+  type BuildPlan,
+  describeProject,
+  planBuild,
+  stageContextFor,
+} from '../../services/image-build.js'
+
+/** What --stage-to prints (--json): where the context is and how to build it. */
+export interface StagedBuild {
+  readonly contextDir: string
+  readonly dockerfile: string
+  readonly buildArgs: Readonly<Record<string, string>>
+  readonly labels: Readonly<Record<string, string>>
+  readonly tags: readonly string[]
+  readonly entrypoint: {command: string; reason: string}
+}
 
 export default class ImageBuild extends StigmerCommand {
   static override description = `Builds the agent-runner image from the agent-runner project (backend/services/agent-runner in a checkout of stigmer/stigmer, or any project of the same shape) and tags it as the development image that "stigmer server start --use-local-image" runs: localhost/stigmer/agent-runner:dev, plus localhost/stigmer/agent-runner:dev-<commit> when --source is a git checkout and localhost/stigmer/agent-runner:v<version> with --version.
@@ -64,6 +82,10 @@ Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point foun
       description: 'Dockerfile to use. Default: the one shipped with the CLI (docker/Dockerfile).',
     }),
     'no-cache': Flags.boolean({description: 'Do not use cached layers.'}),
+    'stage-to': Flags.string({
+      description:
+        'Build nothing: stage the build context into this new folder (the Dockerfile is .stigmer.Dockerfile in it) and print the build arguments and labels, for another builder (docker buildx in CI) to build exactly what image build would.',
+    }),
     platform: Flags.string({
       description: 'Target platform(s), e.g. linux/arm64; several (comma-separated or repeated) build a manifest list.',
       multiple: true,
@@ -83,7 +105,7 @@ Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point foun
   static override summary = 'Build the agent-runner image and tag it as the local development image.'
   private view: BuildView | undefined
 
-  async run(): Promise<BuildOutcome> {
+  async run(): Promise<BuildOutcome | StagedBuild> {
     const {flags} = await this.parse(ImageBuild)
     const plan = await planBuild({
       buildArgs: flags['build-arg'],
@@ -96,6 +118,7 @@ Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point foun
       tags: flags.tag,
       version: flags.version,
     })
+    if (flags['stage-to']) return this.stageOnly(plan, flags['stage-to'])
     const {runtime} = await this.runtime(flags.runtime)
     const platforms = plan.platforms.length > 0 ? ` for ${plan.platforms.join(', ')}` : ''
     this.note(
@@ -122,6 +145,24 @@ Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point foun
     for (const tag of outcome.tags) this.log(`  ${tag}`)
     this.log('Run it with: stigmer server start --use-local-image')
     return outcome
+  }
+
+  /** --stage-to: the context and the arguments, no engine. */
+  private async stageOnly(plan: BuildPlan, into: string): Promise<StagedBuild> {
+    for (const line of describeProject(plan)) this.note(line)
+    const staged = await stageContextFor(plan, this.signal, into)
+    staged.keep()
+    this.log(`Staged the build context in ${staged.dir} (${staged.files} files, ${formatBytes(staged.bytes)}).`)
+    this.log(`Dockerfile: ${join(staged.dir, staged.dockerfile)}`)
+    for (const [name, value] of Object.entries(plan.buildArgs)) this.log(`  --build-arg ${name}=${value}`)
+    return {
+      buildArgs: plan.buildArgs,
+      contextDir: staged.dir,
+      dockerfile: join(staged.dir, staged.dockerfile),
+      entrypoint: {command: plan.buildArgs.RUNNER_COMMAND ?? '', reason: plan.project.entry.reason},
+      labels: plan.labels,
+      tags: plan.tags,
+    }
   }
 
   protected override stopProgress(): void {
