@@ -340,6 +340,33 @@ export function resolvePathDeps(
 }
 
 /**
+ * The path dependencies of the path dependencies (a stubs package that itself
+ * depends on a sibling folder), checked by the same rules: the installer
+ * needs them all in the context.
+ */
+function withTransitive(direct: PathDependency[], repoRoot: string | undefined): PathDependency[] {
+  const all = [...direct]
+  for (let i = 0; i < all.length; i++) {
+    const dep = all[i]!
+    const file = join(dep.dir, 'pyproject.toml')
+    if (!existsSync(file)) continue
+    let pyproject: Toml
+    try {
+      pyproject = parseToml(readFileSync(file, 'utf8')) as Toml
+    } catch (error) {
+      throw usageError(
+        `${file} (path dependency ${dep.name}) is not valid TOML: ${(error as Error).message.split('\n')[0]}`,
+      )
+    }
+
+    for (const next of resolvePathDeps(dep.dir, declaredPathDeps(pyproject, dep.dir), repoRoot))
+      if (!all.some((d) => d.dir === next.dir)) all.push({...next, where: `${next.where} of ${dep.name}`})
+  }
+
+  return all
+}
+
+/**
  * Reads --source: pyproject.toml must be there (so `--source .` in a home
  * folder never copies ~/.ssh into a build context). Everything is checked
  * here, before any engine is touched; every failure is exit 2.
@@ -365,7 +392,7 @@ export function readRunnerProject(sourceDir: string, options: {entrypoint?: stri
   if (entry.kind === 'file' && !existsSync(join(dir, entry.target)))
     throw usageError(`--entrypoint ${entry.target}: no such file in ${dir}.`)
   const repoRoot = findRepoRoot(dir)
-  const pathDeps = resolvePathDeps(dir, declaredPathDeps(pyproject, dir), repoRoot)
+  const pathDeps = withTransitive(resolvePathDeps(dir, declaredPathDeps(pyproject, dir), repoRoot), repoRoot)
   const outside = pathDeps.filter((d) => !isInside(d.dir, dir))
   const contextRoot = commonAncestor([dir, ...outside.map((d) => d.dir)])
   const appDir = relative(contextRoot, dir).split(sep).join('/') || '.'

@@ -166,6 +166,20 @@ describe('the agent-runner project (image build reads it before building)', () =
       expect(project.repoRoot).to.equal(dir)
     })
 
+    it("a path dependency's own path dependencies are staged too (checked by the same rules)", () => {
+      const source = repo()
+      write('svc/runner/pyproject.toml', '[tool.poetry.dependencies]\nstubs = {path = "../../apis/stubs"}\n')
+      write('apis/stubs/pyproject.toml', '[tool.poetry.dependencies]\ncommon = {path = "../common"}\n')
+      write('apis/common/pyproject.toml')
+      const project = readRunnerProject(source)
+      expect(project.pathDeps.map((d) => `${d.name}: ${d.where}`)).to.deep.equal([
+        'stubs: [tool.poetry.dependencies]',
+        'common: [tool.poetry.dependencies] of stubs',
+      ])
+      write('apis/stubs/pyproject.toml', '[tool.poetry.dependencies]\ncommon = {path = "../../../elsewhere"}\n')
+      expect(thrown(() => readRunnerProject(source)).exit).to.equal(2)
+    })
+
     it('missing, not a folder, outside the repository, or the folder above the runner: exit 2 before anything is built', () => {
       const source = repo()
       const cases: Array<[string, RegExp]> = [
