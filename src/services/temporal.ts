@@ -1,4 +1,4 @@
-import {splitHostPort} from '../lib/tcp.js'
+import {canConnect, splitHostPort} from '../lib/tcp.js'
 
 /**
  * Questions stigmer asks Temporal itself, through the Temporal TypeScript
@@ -8,7 +8,8 @@ import {splitHostPort} from '../lib/tcp.js'
  *
  * - `temporalAnswers`: a real gRPC call (WorkflowService/GetSystemInfo, what
  *   the client's connect does), not a TCP connect: an engine's port forwarder
- *   or any other server on 7233 accepts TCP, only Temporal answers this.
+ *   or any other server on 7233 accepts TCP, only Temporal answers this. (A
+ *   TCP connect goes first, so that nothing listening fails at once.)
  * - `taskQueuePollers`: DescribeTaskQueue on the agent-runner's task queue,
  *   for activity and workflow pollers: the seed's "worker registered" check.
  */
@@ -59,10 +60,15 @@ async function withConnection<T>(
   timeoutMs: number,
   fn: (connection: import('@temporalio/client').Connection) => Promise<T>,
 ): Promise<T> {
+  // Nothing listening is the common case (Temporal not started): a TCP connect says so in a
+  // millisecond, where the gRPC client would retry until its deadline. Only what accepts TCP
+  // gets the real call (and the client is loaded only then).
+  const dial = dialAddress(address)
+  if (!(await canConnect(dial, Math.min(timeoutMs, 1000)))) throw new Error(`nothing accepts connections at ${dial}`)
   const {Connection} = await client()
   // lazy + ensureConnected (not connect): a connection that fails to connect is closed too, or its
   // channel would keep retrying and hold the process open.
-  const connection = Connection.lazy({address: dialAddress(address), connectTimeout: timeoutMs})
+  const connection = Connection.lazy({address: dial, connectTimeout: timeoutMs})
   try {
     await connection.ensureConnected()
     return await fn(connection)
