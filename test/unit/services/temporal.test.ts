@@ -52,6 +52,8 @@ describe("services/temporal (against the stand-in built from Temporal's protos)"
     other = createServer((socket) => {
       socket.on('error', () => {})
       socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')
+      // The gRPC client may leave its side half-open: do not let that hold the server's close.
+      setTimeout(() => socket.destroy(), 100).unref()
     })
     await new Promise<void>((resolve) => {
       other!.listen(0, '127.0.0.1', resolve)
