@@ -470,7 +470,7 @@ describe('stigmer image (real engines, lab registry)', function () {
         expect(Buffer.from(stored.auths[r.host]!.auth, 'base64').toString()).to.equal(`${r.user}:${r.password}`)
       })
 
-      it("logout: removes the login from the engine's store (its own CLI then finds none), keeps the rest; a second one has nothing to remove; a missing helper is exit 25 on login", async () => {
+      it("logout: removes the login from the engine's store (Podman's own CLI then finds none); a second one has nothing to remove; a missing helper is exit 25 on login", async () => {
         const r = registry()
         const authFile = engine === 'docker' ? join(authDir, 'config.json') : join(authDir, 'auth.json')
         const login = await runCli(
