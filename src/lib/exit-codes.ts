@@ -40,7 +40,7 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   NOT_HEALTHY: '`server status`: the container runs but is not healthy (starting or unhealthy).',
   NO_RUNTIME: 'No container engine is installed (neither Docker nor Podman was found).',
   RUNTIME_UNREACHABLE:
-    'An engine is installed but not running or not answering (or the engine that started the container is gone).',
+    'An engine is installed but not running or not answering, the endpoint you named (`DOCKER_HOST`, `CONTAINER_HOST`, a docker context, `--runtime`) does not answer (no other engine is used in its place), the engine that started the container is gone, or the engine stopped answering during the command.',
   RUNTIME_PERMISSION: 'The engine socket exists but this user may not use it.',
   IMAGE_NOT_FOUND:
     'The image is not present locally and cannot be found in the registry (or `--pull never` / `--use-local-image` and it is absent).',
