@@ -1,12 +1,17 @@
-import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
-import {dirname} from 'node:path'
-
 import type {BuildOptions, BuildResult, RegistryCredentials} from './types.js'
 
 import {which} from '../detection/machine.js'
 import {EngineApiRuntime} from './engine-api.js'
 import {RuntimeError} from './errors.js'
-import {dockerConfigPath, registryKeys} from './registry-auth.js'
+import {
+  CredentialStoreError,
+  dockerConfigPath,
+  helperFor,
+  readAuthFile,
+  runHelper,
+  storeKey,
+  writeAuthFile,
+} from './registry-auth.js'
 
 /** Docker Engine (and Docker Desktop, Colima, OrbStack, Rancher Desktop) over the Engine API. */
 export class DockerAdapter extends EngineApiRuntime {
@@ -63,22 +68,50 @@ export class DockerAdapter extends EngineApiRuntime {
         },
       )
       if (result.exitCode !== 0) {
-        throw new RuntimeError('auth', `docker login ${credentials.registry} failed: ${result.stderr.trim()}`)
+        const text = result.stderr.trim()
+        // Keeping the credential failed (a helper, the config file): not the registry's refusal.
+        const local =
+          /error (?:storing|saving|getting) credentials|docker-credential-|credentials store|error loading config file|config file/i.test(
+            text,
+          )
+        throw new RuntimeError(local ? 'engine' : 'auth', `docker login ${credentials.registry} failed: ${text}`)
       }
 
       return
     }
 
-    // No docker CLI: write Docker's own config.json format (what `docker login` writes without a credential store).
+    // No docker CLI: do what `docker login` does. A helper the config names (credHelpers for
+    // this registry, else credsStore) keeps the credential; only without one does it go into
+    // config.json's auths. Never plaintext where the user's config says a helper keeps it.
     const path = dockerConfigPath(env)
-    let config: {auths?: Record<string, {auth: string}>} = {}
-    if (existsSync(path)) config = JSON.parse(readFileSync(path, 'utf8')) as typeof config
+    const config = readAuthFile(path) ?? {}
+    const key = storeKey(credentials.registry)
+    const helper = helperFor(config, credentials.registry)
+    if (helper) {
+      const program = `docker-credential-${helper}`
+      const found = which(program, env)
+      if (!found) {
+        throw new CredentialStoreError(
+          'helper-missing',
+          `${path} names the credential helper "${helper}", but ${program} is not on PATH`,
+          {
+            helper: program,
+            path,
+          },
+        )
+      }
+
+      await runHelper(
+        found,
+        'store',
+        JSON.stringify({Secret: credentials.password, ServerURL: key, Username: credentials.username}),
+        path,
+      )
+      return
+    }
+
     config.auths ??= {}
-    const key = registryKeys(credentials.registry)[0]!
     config.auths[key] = {auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}
-    mkdirSync(dirname(path), {mode: 0o700, recursive: true})
-    const temp = `${path}.${process.pid}.tmp`
-    writeFileSync(temp, JSON.stringify(config, null, 2), {mode: 0o600})
-    renameSync(temp, path)
+    writeAuthFile(path, config)
   }
 }

@@ -35,7 +35,7 @@ import type {
 
 import {parseEndpointUrl} from '../detection/endpoint.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {Dockerode as DockerodeClient} from './dockerode.js'
+import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
 import {RuntimeError} from './errors.js'
 import {followJsonStream, type StreamMessage} from './json-stream.js'
 
@@ -82,12 +82,19 @@ function makeDockerode(ep: Endpoint): Dockerode {
     }
 
     case 'ssh': {
+      // Plain HTTP through an agent whose connections are `docker system dial-stdio` over SSH.
+      // docker-modem's own protocol: 'ssh' builds "ssh:host:port" request URLs that Node
+      // parses with a DEP0170 warning on every request.
       return new DockerodeClient({
+        agent: sshHttpAgent({
+          host: parsed.host!,
+          port: parsed.port!,
+          ...(parsed.username ? {username: parsed.username} : {}),
+          ...(process.env.SSH_AUTH_SOCK ? {agent: process.env.SSH_AUTH_SOCK} : {}),
+        }),
         host: parsed.host!,
         port: parsed.port!,
-        protocol: 'ssh',
-        ...(parsed.username ? {username: parsed.username} : {}),
-        sshOptions: {agent: process.env.SSH_AUTH_SOCK},
+        protocol: 'http',
       } as Dockerode.DockerOptions)
     }
 
@@ -102,6 +109,19 @@ function makeDockerode(ep: Endpoint): Dockerode {
     }
   }
 }
+
+/** Socket errors that mean the engine cannot be reached (it stopped, or its address leads nowhere). */
+const UNREACHABLE_CODES = new Set([
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOENT',
+  'ENOTFOUND',
+  'EPIPE',
+  'ETIMEDOUT',
+])
 
 /** Maps dockerode/HTTP errors to RuntimeError reasons. */
 export function toRuntimeError(error: unknown, what: string): RuntimeError {
@@ -121,8 +141,16 @@ export function toRuntimeError(error: unknown, what: string): RuntimeError {
   const message = `${what}: ${detail}`.replace(/\s+$/, '')
   if (e.name === 'AbortError' || e.code === 'ABORT_ERR')
     return new RuntimeError('aborted', 'Cancelled.', {cause: error})
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'ECONNRESET') {
+  if (e.code !== undefined && UNREACHABLE_CODES.has(e.code)) {
     return new RuntimeError('unreachable', message, {cause: error})
+  }
+
+  // ssh2 (ssh:// endpoints) marks its failures with a level: client-socket, client-timeout,
+  // client-authentication, handshake, protocol. Each means the engine cannot be reached.
+  if (typeof (error as {level?: unknown}).level === 'string') {
+    return new RuntimeError('unreachable', `${what}: the SSH connection to the engine failed: ${detail}`, {
+      cause: error,
+    })
   }
 
   if (e.code === 'EACCES' || e.code === 'EPERM') return new RuntimeError('permission', message, {cause: error})

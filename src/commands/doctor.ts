@@ -14,7 +14,7 @@ Doctor never starts an engine or a service; where stigmer would start \`podman s
 Exit codes (see docs/exit-codes.md):
   0   no check fails (warnings are fine)
   10  no container engine is installed (NO_RUNTIME); the report says how to install one
-  11  an engine is installed but not running or not answering (RUNTIME_UNREACHABLE)
+  11  no engine answers, or the one you named does not (RUNTIME_UNREACHABLE)
   12  an engine socket exists but this user may not open it (RUNTIME_PERMISSION)
   2   --runtime, STIGMER_CONTAINER_RUNTIME, the config's runtime, or DOCKER_HOST is invalid (USAGE)
   50  the config file is invalid (CONFIG)

@@ -14,6 +14,12 @@ export interface CandidateReport {
   /** The runtime that actually answers there (a Podman socket at /var/run/docker.sock is Podman). */
   readonly identifiedAs?: string
   readonly usable: boolean
+  /**
+   * Whether it could be chosen. False when the user named another endpoint (DOCKER_HOST,
+   * CONTAINER_HOST, a docker context): a named endpoint is never swapped for another one.
+   * Such candidates are probed only in exhaustive mode (doctor), to show what else answers.
+   */
+  readonly eligible: boolean
 }
 
 export interface DetectionResult {
@@ -23,6 +29,8 @@ export interface DetectionResult {
   /** Where the choice came from: "--runtime", "STIGMER_CONTAINER_RUNTIME", "config file", "remembered", "auto". */
   readonly choiceSource: string
   readonly requested: string | undefined
+  /** The endpoint the user named (DOCKER_HOST, CONTAINER_HOST, a docker context) when that decides, not an engine name. */
+  readonly named?: {readonly url: string; readonly source: string; readonly runtime: string}
 }
 
 export interface DetectOptions {
@@ -62,20 +70,28 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   const providers = options.requested
     ? [resolveRequested(options.requested.name, options.providers, options.requested.source)]
     : options.providers
-  const choiceSource = options.requested?.source ?? 'auto'
   const plan: Array<{candidate: Candidate; provider: RuntimeProvider; strategy: string}> = []
   for (const provider of providers) {
     let explicitSeen = false
     for (const strategy of provider.strategies(ctx)) {
       for (const candidate of strategy.candidates(ctx.machine)) {
-        // DOCKER_HOST / a docker context replace the default sockets, as with the docker CLI.
-        if (explicitSeen && !candidate.explicit) continue
+        // DOCKER_HOST replaces a docker context and the default sockets, as with the docker CLI;
+        // CONTAINER_HOST replaces Podman's sockets and the service stigmer would start.
+        if (explicitSeen) continue
         if (candidate.explicit) explicitSeen = true
         if (plan.some((p) => p.candidate.endpoint.url === candidate.endpoint.url && p.provider === provider)) continue
         plan.push({candidate, provider, strategy: strategy.name})
       }
     }
   }
+
+  // An endpoint the user named is the only one that may be chosen: when it does not answer,
+  // the answer is "it does not answer", never another engine (a script that reads "not running"
+  // would start a second runner somewhere else). The first named one decides (Docker's before Podman's).
+  const named = plan.find((p) => p.candidate.explicit)
+  const eligible = (p: (typeof plan)[number]) => named === undefined || p === named
+  if (named && !options.exhaustive) plan.splice(0, plan.length, named)
+  const choiceSource = options.requested?.source ?? named?.candidate.endpoint.source ?? 'auto'
 
   const timeoutMs = options.timeoutMs ?? 1500
   // The real probe asks the machine view whether a socket file is there (so detection on
@@ -89,10 +105,11 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   let chosen: CandidateReport | undefined
   for (const [i, p] of plan.entries()) {
     let probe = probes[i]
+    const canChoose = eligible(p)
     if (probe === undefined) {
       // A spawnable candidate: its socket may be up from an earlier run.
       probe = await probeEndpoint(p.candidate.endpoint, timeoutMs)
-      if (probe.state !== 'ok' && !chosen && options.allowSpawn !== false && p.provider.spawn) {
+      if (probe.state !== 'ok' && canChoose && !chosen && options.allowSpawn !== false && p.provider.spawn) {
         try {
           await p.provider.spawn(p.candidate, ctx)
           probe = await probeEndpoint(p.candidate.endpoint, timeoutMs)
@@ -100,14 +117,25 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
           probe = {detail: `could not start it: ${(error as Error).message}`, ms: probe.ms, state: 'error'}
         }
       } else if (probe.state !== 'ok') {
-        probe = {...probe, detail: chosen ? 'not needed: another engine answered' : probe.detail, state: 'unprobed'}
+        const why = canChoose
+          ? chosen
+            ? 'not needed: another engine answered'
+            : probe.detail
+          : `not considered: ${named!.candidate.endpoint.source} names the engine to use`
+        probe = {...probe, detail: why, state: 'unprobed'}
+      }
+    } else if (!canChoose) {
+      probe = {
+        ...probe,
+        detail: `${probe.detail}; not considered: ${named!.candidate.endpoint.source} names the engine to use`,
       }
     }
 
-    const usable = probe.state === 'ok' || (probe.state === 'unprobed' && p.candidate.endpoint.url.startsWith('ssh://'))
+    const usable = probe.state === 'ok'
     const identifiedAs = probe.engine && providers.some((x) => x.name === probe.engine) ? probe.engine : p.provider.name
     const report: CandidateReport = {
       candidate: p.candidate,
+      eligible: canChoose,
       identifiedAs,
       probe,
       provider: p.provider.name,
@@ -115,7 +143,7 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
       usable,
     }
     reports.push(report)
-    if (usable && !chosen) {
+    if (usable && canChoose && !chosen) {
       chosen = report
       if (!options.exhaustive) break
     }
@@ -124,7 +152,22 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   const provider = chosen
     ? (providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider))
     : undefined
-  return {choiceSource, chosen, provider, reports, requested: options.requested?.name}
+  return {
+    choiceSource,
+    chosen,
+    provider,
+    reports,
+    requested: options.requested?.name,
+    ...(named
+      ? {
+          named: {
+            runtime: named.provider.name,
+            source: named.candidate.endpoint.source,
+            url: named.candidate.endpoint.url,
+          },
+        }
+      : {}),
+  }
 }
 
 /**
@@ -165,11 +208,13 @@ export function detectionFailure(
     })
   }
 
-  const explicitFailure = result.reports.find((r) => r.candidate.explicit)
+  const named = result.reports.find((r) => r.candidate.explicit && r.eligible)
+  if (named) return namedEndpointFailure({considered, data, platform, providers, report: named, result, tried})
+
   const down = result.reports.find((r) => ['error', 'refused', 'timeout'].includes(r.probe.state))
   const installed = considered.filter((p) => p.installed(ctx.machine))
-  if (down || installed.length > 0 || explicitFailure) {
-    const report = explicitFailure ?? down
+  if (down || installed.length > 0) {
+    const report = down
     const provider =
       (report ? considered.find((p) => p.name === report.provider) : undefined) ?? installed[0] ?? considered[0]!
     const where = report ? ` at ${report.candidate.endpoint.url} (${report.probe.detail})` : ''
@@ -193,4 +238,49 @@ export function detectionFailure(
     exit: ExitCode.NO_RUNTIME,
     suggestions: considered.flatMap((p) => p.installHints(platform)),
   })
+}
+
+/**
+ * The endpoint the user named (DOCKER_HOST, CONTAINER_HOST, a docker context) does not answer:
+ * exit 11, naming it and where it came from. Nothing else was tried in its place.
+ */
+function namedEndpointFailure(input: {
+  considered: readonly RuntimeProvider[]
+  data: Record<string, unknown>
+  platform: NodeJS.Platform
+  providers: readonly RuntimeProvider[]
+  report: CandidateReport
+  result: DetectionResult
+  tried: string
+}): StigmerError {
+  const {considered, platform, providers, report, result} = input
+  const {source, url} = report.candidate.endpoint
+  const provider =
+    considered.find((p) => p.name === report.provider) ?? providers.find((p) => p.name === report.provider)
+  const local = url.startsWith('unix://') || url.startsWith('npipe://')
+  const variable = /^[A-Z_]+$/.test(source) ? source : undefined
+  const chosenBy = result.requested ? `; the engine was chosen by ${result.choiceSource}` : ''
+  const others = result.reports.filter((r) => !r.eligible && r.usable)
+  const suggestions = [
+    local
+      ? `Start the engine that listens there${provider ? ` (${provider.startHints(platform, report.candidate)[0]})` : ''}, or correct the path.`
+      : `Check that the engine at ${url} is running and that this machine can reach it.`,
+    variable
+      ? `Or unset ${variable} to let stigmer find an engine on this machine: unset ${variable}`
+      : `Or switch to the default context to let stigmer find an engine on this machine: docker context use default`,
+    ...others.map(
+      (r) =>
+        `${providers.find((p) => p.name === (r.identifiedAs ?? r.provider))?.displayName ?? r.provider} answers at ${r.candidate.endpoint.url}; stigmer does not switch to it by itself (pass --runtime ${r.identifiedAs ?? r.provider} to use it).`,
+    ),
+  ]
+  return new StigmerError(
+    `The engine endpoint ${url} (from ${source}) does not answer: ${report.probe.detail}${chosenBy}. stigmer uses the endpoint you named and does not switch to another engine.`,
+    {
+      code: 'RUNTIME_UNREACHABLE',
+      data: {...input.data, named: {endpoint: url, source}},
+      details: `Engines probed:\n${input.tried}`,
+      exit: ExitCode.RUNTIME_UNREACHABLE,
+      suggestions,
+    },
+  )
 }

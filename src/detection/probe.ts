@@ -3,6 +3,7 @@ import type {IncomingHttpHeaders} from 'node:http'
 import {existsSync, readFileSync} from 'node:fs'
 import {request as httpRequest} from 'node:http'
 import {request as httpsRequest} from 'node:https'
+import {connect} from 'node:net'
 
 import type {Endpoint} from '../adapters/types.js'
 
@@ -46,7 +47,7 @@ export async function probeEndpoint(
     return done({detail: (error as Error).message, state: 'error'})
   }
 
-  if (parsed.protocol === 'ssh') return done({detail: 'ssh endpoints are checked when first used', state: 'unprobed'})
+  if (parsed.protocol === 'ssh') return done(await probeSsh(parsed.host!, parsed.port!, timeoutMs))
   if (parsed.protocol === 'unix' && !exists(parsed.socketPath!)) {
     return done({detail: `no socket at ${parsed.socketPath}`, state: 'absent'})
   }
@@ -99,6 +100,58 @@ export async function probeEndpoint(
       }
     })
     req.end()
+  })
+}
+
+/**
+ * An ssh:// endpoint: an SSH server must greet at host:port ("SSH-2.0-..."). Logging in and
+ * reaching the engine through it are checked when first used; this catches the common case,
+ * nothing listening there, in the same time as any other probe.
+ */
+async function probeSsh(host: string, port: number, timeoutMs: number): Promise<Omit<ProbeResult, 'ms'>> {
+  const where = `${host}:${port}`
+  return new Promise((resolve) => {
+    const socket = connect({host, port})
+    let settled = false
+    const finish = (r: Omit<ProbeResult, 'ms'>) => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      resolve(r)
+    }
+
+    socket.setTimeout(timeoutMs, () =>
+      finish({detail: `no SSH server answered at ${where} within ${timeoutMs} ms`, state: 'timeout'}),
+    )
+    socket.once('data', (chunk: Buffer) =>
+      chunk.toString('latin1').startsWith('SSH-')
+        ? finish({
+            detail: `an SSH server answers at ${where} (the engine behind it is checked when first used)`,
+            state: 'ok',
+          })
+        : finish({detail: `something answers at ${where}, but it is not an SSH server`, state: 'error'}),
+    )
+    socket.once('close', () =>
+      finish({detail: `${where} closed the connection without an SSH greeting`, state: 'error'}),
+    )
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      switch (error.code) {
+        case 'EAI_AGAIN':
+        case 'ENOTFOUND': {
+          finish({detail: `cannot resolve the host ${host}`, state: 'error'})
+          break
+        }
+
+        case 'ECONNREFUSED': {
+          finish({detail: `connection refused at ${where} (no SSH server there)`, state: 'refused'})
+          break
+        }
+
+        default: {
+          finish({detail: `${error.code ?? 'error'} at ${where}: ${error.message}`, state: 'error'})
+        }
+      }
+    })
   })
 }
 

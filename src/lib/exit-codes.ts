@@ -16,6 +16,7 @@ export const ExitCode = {
   BUILD_FAILED: 22,
   PUSH_FAILED: 23,
   REGISTRY_AUTH: 24,
+  CREDENTIAL_STORE: 25,
   CONTAINER_UNHEALTHY: 30,
   START_TIMEOUT: 31,
   CONTAINER_EXITED: 32,
@@ -39,7 +40,7 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   NOT_HEALTHY: '`server status`: the container runs but is not healthy (starting or unhealthy).',
   NO_RUNTIME: 'No container engine is installed (neither Docker nor Podman was found).',
   RUNTIME_UNREACHABLE:
-    'An engine is installed but not running or not answering (or the engine that started the container is gone).',
+    'An engine is installed but not running or not answering, the endpoint you named (`DOCKER_HOST`, `CONTAINER_HOST`, a docker context, `--runtime`) does not answer (no other engine is used in its place), the engine that started the container is gone, or the engine stopped answering during the command.',
   RUNTIME_PERMISSION: 'The engine socket exists but this user may not use it.',
   IMAGE_NOT_FOUND:
     'The image is not present locally and cannot be found in the registry (or `--pull never` / `--use-local-image` and it is absent).',
@@ -47,6 +48,8 @@ export const EXIT_CODE_DESCRIPTIONS: Record<ExitCodeName, string> = {
   BUILD_FAILED: 'Building the image failed; the failing step and its output are shown.',
   PUSH_FAILED: 'Pushing the image failed.',
   REGISTRY_AUTH: 'The registry refused the credentials (401/403), or none were found.',
+  CREDENTIAL_STORE:
+    "Credentials cannot be kept or removed on this machine (`image login`, `image logout`): the credential helper Docker's config.json or Podman's auth.json names is missing or failed (`code` `CREDENTIAL_HELPER`), or that file is not valid JSON (`AUTH_FILE_INVALID`) or cannot be written (`AUTH_FILE_UNWRITABLE`).",
   CONTAINER_UNHEALTHY: 'The container reported unhealthy while starting.',
   START_TIMEOUT: 'The container did not become healthy within `--timeout`.',
   CONTAINER_EXITED: 'The container exited (or was OOM-killed) while starting.',

@@ -8,22 +8,44 @@ export const LOCAL_DEV_IMAGE = 'localhost/stigmer/agent-runner:dev'
 
 // Docker's reference grammar (distribution/reference), simplified to what engines accept.
 const COMPONENT = /^[a-z\d]+(?:(?:[._]|__|-+)[a-z\d]+)*$/
-const TAG = /^\w[\w.-]{0,127}$/
-const DIGEST = /^[a-z\d]+(?:[+._-][a-z\d]+)*:[a-f\d]{32,}$/i
+const TAG = /^\w[\w.-]*$/
+/** distribution/reference's limits: a tag is at most 128 characters, a name (registry/repository) at most 255. */
+export const MAX_TAG_LENGTH = 128
+export const MAX_NAME_LENGTH = 255
+/** The digest algorithms engines accept (go-digest), and how many hex digits each has. */
+const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = {sha256: 64, sha384: 96, sha512: 128}
 const DOMAIN =
   /^(?:[a-z\d](?:[a-z\d-]*[a-z\d])?)(?:\.[a-z\d](?:[a-z\d-]*[a-z\d])?)*(?::\d+)?$|^\[[a-f\d:]+\](?::\d+)?$/i
+
+/** Input as it may be quoted back in a message: a long one is cut, with its length, never echoed whole. */
+export function quoteInput(text: string, max = 80): string {
+  return text.length <= max ? `"${text}"` : `"${text.slice(0, max - 20)}…" (${text.length} characters)`
+}
+
+function checkDigest(digest: string): string | undefined {
+  const match = /^([a-z\d]+(?:[+._-][a-z\d]+)*):(.*)$/.exec(digest)
+  if (!match) return 'a digest is <algorithm>:<hex>, e.g. sha256: and 64 hex digits'
+  const [, algorithm, hex] = match as unknown as [string, string, string]
+  const length = DIGEST_HEX_LENGTH[algorithm]
+  if (length === undefined) return `unknown digest algorithm "${algorithm.slice(0, 20)}" (use sha256)`
+  if (!/^[a-f\d]*$/.test(hex)) return `a ${algorithm} digest is lower-case hex digits (0-9, a-f)`
+  if (hex.length !== length) return `a ${algorithm} digest has exactly ${length} hex digits, not ${hex.length}`
+  return undefined
+}
 
 /** Parse an image reference the way Docker does. Throws a usage error saying what is wrong. */
 export function parseImageRef(input: string): ImageRef {
   const raw = input.trim()
   if (raw === '') throw usageError('The image reference is empty.')
+  const invalid = (why: string) => usageError(`${quoteInput(raw)} is not a valid image reference: ${why}.`)
   let rest = raw
   let digest: string | undefined
   const at = rest.indexOf('@')
   if (at !== -1) {
     digest = rest.slice(at + 1)
     rest = rest.slice(0, at)
-    if (!DIGEST.test(digest)) throw usageError(`"${raw}" is not a valid image reference: bad digest "${digest}".`)
+    const why = checkDigest(digest)
+    if (why) throw invalid(why)
   }
 
   let tag: string | undefined
@@ -32,8 +54,14 @@ export function parseImageRef(input: string): ImageRef {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1)
     rest = rest.slice(0, colon)
-    if (!TAG.test(tag)) throw usageError(`"${raw}" is not a valid image reference: bad tag "${tag}".`)
+    if (tag.length > MAX_TAG_LENGTH)
+      throw invalid(`the tag has ${tag.length} characters; a tag has at most ${MAX_TAG_LENGTH}`)
+    if (!TAG.test(tag))
+      throw invalid(`bad tag ${quoteInput(tag, 40)} (letters, digits, _ . -; not starting with . or -)`)
   }
+
+  if (rest.length > MAX_NAME_LENGTH)
+    throw invalid(`the name has ${rest.length} characters; a name (registry/repository) has at most ${MAX_NAME_LENGTH}`)
 
   const parts = rest.split('/')
   let registry: string | undefined
@@ -42,15 +70,12 @@ export function parseImageRef(input: string): ImageRef {
     (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost' || parts[0]!.startsWith('['))
   ) {
     registry = parts.shift()
-    if (!DOMAIN.test(registry!))
-      throw usageError(`"${raw}" is not a valid image reference: bad registry "${registry}".`)
+    if (!DOMAIN.test(registry!)) throw invalid(`bad registry ${quoteInput(registry!, 40)}`)
   }
 
   for (const part of parts) {
     if (!COMPONENT.test(part)) {
-      throw usageError(
-        `"${raw}" is not a valid image reference: "${part}" must be lower-case letters, digits and separators (. _ -).`,
-      )
+      throw invalid(`${quoteInput(part, 40)} must be lower-case letters, digits and separators (. _ -)`)
     }
   }
 

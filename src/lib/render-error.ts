@@ -15,6 +15,29 @@ export function toStigmerError(error: unknown): StigmerError {
     return new StigmerError(e.message ?? 'Invalid usage.', {code: 'USAGE', exit: ExitCode.USAGE, kind: 'user'})
   }
 
+  // An adapter's RuntimeError that no service turned into its own error: the engine went away
+  // or refused this user. That is exit 11 / 12, never "a bug" (duck-typed: lib does not import adapters).
+  const runtime = error as {name?: string; reason?: string}
+  if (runtime?.name === 'RuntimeError' && (runtime.reason === 'unreachable' || runtime.reason === 'permission')) {
+    const unreachable = runtime.reason === 'unreachable'
+    return new StigmerError(
+      unreachable
+        ? `The container engine does not answer: ${e.message}`
+        : `The container engine refused this user: ${e.message}`,
+      {
+        cause: error,
+        code: unreachable ? 'RUNTIME_UNREACHABLE' : 'RUNTIME_PERMISSION',
+        exit: unreachable ? ExitCode.RUNTIME_UNREACHABLE : ExitCode.RUNTIME_PERMISSION,
+        kind: 'external',
+        suggestions: [
+          unreachable
+            ? 'Check that the engine is running and reachable (stigmer doctor shows which endpoint is used and why), then try again.'
+            : 'stigmer doctor shows the socket and who may open it.',
+        ],
+      },
+    )
+  }
+
   return new StigmerError(e?.message ?? String(error), {
     cause: error,
     code: 'INTERNAL',

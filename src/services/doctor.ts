@@ -281,7 +281,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   } else {
     const spawnable = choice?.reports.find(
       (r) =>
-        r.candidate.spawnable && r.probe.state === 'unprobed' && providers.find((p) => p.name === r.provider)?.spawn,
+        r.eligible &&
+        r.candidate.spawnable &&
+        r.probe.state === 'unprobed' &&
+        providers.find((p) => p.name === r.provider)?.spawn,
     )
     engineChoice = spawnable
       ? {
@@ -470,7 +473,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
       usable: r.usable,
       ...(r.probe.apiVersion ? {apiVersion: r.probe.apiVersion} : {}),
       ...(isChosen && info ? {version: {apiVersion: info.apiVersion, product: info.name, version: info.version}} : {}),
-      ...(r.candidate.spawnable && !r.usable
+      ...(r.candidate.spawnable && r.eligible && !r.usable
         ? {
             wouldStart: `stigmer would start \`podman system service\` on this socket${podmanPath ? ` (with ${podmanPath})` : ''} when no other ${displayNameOf(r.provider)} socket answers`,
           }

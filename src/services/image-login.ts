@@ -4,6 +4,7 @@ import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {addSecret} from '../lib/redact.js'
+import {checkLoginStore, credentialStoreFailure, type StoreMachine} from './credential-store.js'
 
 /** Where `image login` goes when no registry is named. */
 export const DEFAULT_LOGIN_REGISTRY = 'ghcr.io'
@@ -130,8 +131,11 @@ export interface LoginResult {
 export async function registryLogin(
   runtime: ContainerRuntime,
   credentials: {password: string; registry: string; username: string},
+  machine?: StoreMachine,
 ): Promise<LoginResult> {
   addSecret(credentials.password)
+  // Before the registry is asked: a store that cannot keep the login fails now, on its own terms.
+  checkLoginStore(runtime.name, credentials.registry, machine ?? {env: process.env})
   try {
     await runtime.login(credentials)
   } catch (error) {
@@ -146,12 +150,17 @@ export async function registryLogin(
   }
 }
 
+const LOCAL_STORE_FAILURE =
+  /error (?:storing|saving|getting) credentials|docker-credential-|credentials store|error loading config file|invalid character|unmarshal|auth\.json|config\.json/i
+
 function loginFailure(
   error: unknown,
   runtime: ContainerRuntime,
   credentials: {registry: string; username: string},
 ): StigmerError {
   const {registry, username} = credentials
+  const stored = credentialStoreFailure(error, 'login', registry)
+  if (stored) return stored
   const detail = (error instanceof Error ? error.message : String(error)).replace(
     `${registry} refused the login for ${username}: `,
     '',
@@ -171,6 +180,23 @@ function loginFailure(
   }
 
   if (error instanceof RuntimeError && error.reason === 'aborted') return new InterruptedError()
+  // docker login / podman login could not keep it: a helper, or the auth file.
+  if (error instanceof RuntimeError && LOCAL_STORE_FAILURE.test(detail)) {
+    const file = /config file|invalid character|unmarshal|parse|json/i.test(detail)
+    return new StigmerError(`The login to ${registry} was accepted, but ${runtime.cli} could not store it: ${detail}`, {
+      cause: error,
+      code: file ? 'AUTH_FILE_INVALID' : 'CREDENTIAL_HELPER',
+      command: `${runtime.cli} login ${registry} --username ${username} --password-stdin`,
+      exit: ExitCode.CREDENTIAL_STORE,
+      kind: 'external',
+      suggestions: [
+        file
+          ? `Repair or move aside the auth file ${runtime.cli} names above, then log in again.`
+          : 'Install the credential helper your config names, or remove "credsStore"/"credHelpers" from it.',
+      ],
+    })
+  }
+
   return new StigmerError(`Could not log in to ${registry} with ${runtime.displayName}: ${detail}`, {
     cause: error,
     code: 'REGISTRY_UNREACHABLE',

@@ -6,6 +6,7 @@ import {ExitCode} from '../lib/exit-codes.js'
 import {parseDurationSeconds} from '../lib/format.js'
 import {addSecretsFromEnv, redact} from '../lib/redact.js'
 import {forTerminal} from '../lib/terminal.js'
+import {ifEngineStopped} from './engine-gone.js'
 import {readLifecycle} from './lifecycle-log.js'
 import {CONTAINER_NAME} from './server.js'
 
@@ -166,22 +167,35 @@ export async function followLogs(
   try {
     let since = options.all ? Math.floor(Date.now() / 1000) : options.since
     let tail = options.all ? undefined : options.tail
+    // The engine stopping under us ends the command with exit 11, never a silent wait.
+    const stopped = async (error: unknown): Promise<never> => {
+      out.flush()
+      throw (
+        (await ifEngineStopped(error, runtime, `following the logs of ${CONTAINER_NAME}`, {signal: options.signal})) ??
+        error
+      )
+    }
+
     while (container) {
-      for await (const line of runtime.logs(container.id, {
-        follow: options.follow,
-        signal: options.signal,
-        timestamps: options.timestamps,
-        ...(since === undefined ? {} : {since}),
-        ...(tail === undefined ? {} : {tail}),
-      })) {
-        emit(line.stream, render(line, options))
+      try {
+        for await (const line of runtime.logs(container.id, {
+          follow: options.follow,
+          signal: options.signal,
+          timestamps: options.timestamps,
+          ...(since === undefined ? {} : {since}),
+          ...(tail === undefined ? {} : {tail}),
+        })) {
+          emit(line.stream, render(line, options))
+        }
+      } catch (error) {
+        await stopped(error)
       }
 
       out.flush()
       if (!options.follow || options.signal.aborted) break
       // The stream ended: the container stopped or was replaced. Say so and follow the next one.
       const previous = container.id
-      const now = await runtime.inspectContainer(CONTAINER_NAME)
+      const now = await runtime.inspectContainer(CONTAINER_NAME).catch(stopped)
       if (now && now.id !== previous) {
         options.note(`--- ${CONTAINER_NAME} was replaced (new container ${now.id.slice(0, 12)}); following it ---`)
         container = now
@@ -199,7 +213,11 @@ export async function followLogs(
       container = undefined
       while (!options.signal.aborted) {
         await new Promise((r) => setTimeout(r, 500))
-        const next = await runtime.inspectContainer(CONTAINER_NAME).catch(() => undefined)
+        const next = await runtime
+          .inspectContainer(CONTAINER_NAME)
+          .catch(async (error: unknown) =>
+            (await ifEngineStopped(error, runtime, `waiting for ${CONTAINER_NAME}`)) ? stopped(error) : undefined,
+          )
         if (next && (next.id !== previous || next.running)) {
           if (next.id !== previous) options.note(`--- following new container ${next.id.slice(0, 12)} ---`)
           container = next

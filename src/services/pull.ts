@@ -7,6 +7,7 @@ import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {silentReporter} from '../ui/pull-reporter.js'
+import {engineGone, engineStopped} from './engine-gone.js'
 import {LayerTracker, PULL_EVENTS} from './layer-progress.js'
 import {enginePlatform, RegistryClient} from './registry-client.js'
 
@@ -142,6 +143,16 @@ export async function pullImage(
             `Or pull it by hand, then run the command again: ${manual}`,
           ],
         })
+      }
+
+      // A connection that broke may be the engine itself going away: then retrying cannot help,
+      // and it is not the network's fault (exit 11, not 21 "check your network").
+      if (error instanceof RuntimeError && error.reason !== 'not-found' && error.reason !== 'auth') {
+        const gone = await engineGone(runtime, signal)
+        if (gone) {
+          reporter.end('failed')
+          throw engineStopped(runtime, `pulling ${ref}`, gone, {cause: error})
+        }
       }
 
       if (attempt <= retries && isTransient(error)) {

@@ -30,6 +30,7 @@ import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {reporterFor} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
+import {ifEngineStopped} from './engine-gone.js'
 import {firstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
 import {acquireLock} from './lock.js'
@@ -796,10 +797,13 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     return result(status, createdId, ready, registered)
   } catch (error) {
     ui.fail()
+    let leftBehind: string | undefined
     if (createdId && !finished) {
       // Never leave behind a container this run created but did not finish starting.
       const interrupted = req.signal.aborted
-      await runtime.removeContainer(createdId, {force: true}).catch(() => undefined)
+      await runtime.removeContainer(createdId, {force: true}).catch(() => {
+        leftBehind = createdId
+      })
       clearServerState(paths.serverStateFile)
       logLifecycle(
         paths.lifecycleLog,
@@ -809,7 +813,15 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     }
 
     if (req.signal.aborted) throw new InterruptedError('Interrupted; nothing was left running')
-    throw error
+    // The engine went away mid-start: exit 11; what could not be removed is named.
+    const stopped = await ifEngineStopped(error, runtime, 'starting the agent-runner', {
+      extraSuggestions: leftBehind
+        ? [
+            `The container ${leftBehind.slice(0, 12)} it had created could not be removed; once ${runtime.displayName} is back, stigmer server start replaces it (or stigmer server stop removes it).`,
+          ]
+        : [],
+    })
+    throw stopped ?? error
   } finally {
     await lock.release()
   }

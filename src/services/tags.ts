@@ -1,7 +1,7 @@
 import semver from 'semver'
 
 import {usageError} from '../lib/errors.js'
-import {formatRef, LOCAL_DEV_IMAGE, parseImageRef} from '../lib/image-ref.js'
+import {formatRef, LOCAL_DEV_IMAGE, MAX_TAG_LENGTH, parseImageRef, quoteInput} from '../lib/image-ref.js'
 
 /**
  * Which tags an agent-runner image gets: pure functions, no engine, no git.
@@ -30,12 +30,23 @@ export const DEV_SHA_LENGTH = 7
 export function parseReleaseVersion(input: string): ReleaseVersion {
   const raw = input.trim()
   const candidate = raw.startsWith('v') ? raw.slice(1) : raw
+  // Before semver (which gives up past 256 characters): the version becomes the tag
+  // v<version>, and distribution/reference allows 128 characters.
+  const tagLength = candidate.length + 1
+  if (tagLength > MAX_TAG_LENGTH && /^\d+\.\d+\.\d+-/.test(candidate)) {
+    throw usageError(
+      `The version ${quoteInput(raw, 60)} makes the tag "v…" ${tagLength} characters long; an image tag has at most ${MAX_TAG_LENGTH}.`,
+      [`Use a shorter pre-release, e.g. ${candidate.split('-')[0]}-rc.1.`],
+    )
+  }
+
   // semver.parse also takes " v1.2.3" and "=1.2.3"; a tag must be exactly X.Y.Z[-pre][+build].
   const parsed = /^\d+\.\d+\.\d+(?:[-+][\w.+-]*)?$/.test(candidate) ? semver.parse(candidate) : null
   if (!parsed) {
-    throw usageError(`"${input}" is not a semantic version: use X.Y.Z or X.Y.Z-prerelease, e.g. 1.2.3 or 1.3.0-rc.1.`, [
-      'See https://semver.org for the format.',
-    ])
+    throw usageError(
+      `${quoteInput(input, 60)} is not a semantic version: use X.Y.Z or X.Y.Z-prerelease, e.g. 1.2.3 or 1.3.0-rc.1.`,
+      ['See https://semver.org for the format.'],
+    )
   }
 
   if (parsed.build.length > 0) {

@@ -482,6 +482,52 @@ describe('stigmer image (real engines, lab registry)', function () {
         expect(Buffer.from(stored.auths[r.host]!.auth, 'base64').toString()).to.equal(`${r.user}:${r.password}`)
       })
 
+      it("logout: removes the login from the engine's store (Podman's own CLI then finds none); a second one has nothing to remove; a missing helper is exit 25 on login", async () => {
+        const r = registry()
+        const authFile = engine === 'docker' ? join(authDir, 'config.json') : join(authDir, 'auth.json')
+        const login = await runCli(
+          ['image', 'login', r.host, '--username', r.user, '--password-stdin', '--runtime', engine],
+          {env, input: `${r.password}\n`},
+        )
+        expectExit(login, 0)
+        expect(readFileSync(authFile, 'utf8')).to.include(r.host)
+
+        const out = await runCli(['image', 'logout', r.host, '--runtime', engine, '--json'], {env})
+        expectExit(out, 0)
+        expect(out.json).to.deep.include({registry: r.host, removed: true})
+        expect(readFileSync(authFile, 'utf8')).to.not.include(r.host)
+        // Podman's own CLI agrees: nothing stored for the registry any more. (docker logout says
+        // "Removing login credentials" whether or not there were any, so only the file tells.)
+        if (engine === 'podman') {
+          const check = engineCommand('podman', ['login', '--get-login', '--authfile', authFile, r.host])
+          expect(check.status).to.not.equal(0)
+          expect(`${check.stdout}${check.stderr}`).to.match(/not logged in/i)
+        }
+
+        const again = await runCli(['image', 'logout', r.host, '--runtime', engine], {env})
+        expectExit(again, 0)
+        expect(again.stdout).to.include(`Nothing to remove: no stored login to ${r.host}.`)
+
+        // A credential helper the config names but that is not installed: its own error, nothing written in plain text.
+        const helperDir = tempDir(`helper-${engine}`)
+        const file = engine === 'docker' ? join(helperDir, 'config.json') : join(helperDir, 'auth.json')
+        const content = JSON.stringify(
+          engine === 'docker' ? {credsStore: 'nonexistent'} : {credHelpers: {[r.host]: 'nonexistent'}},
+        )
+        writeFileSync(file, content)
+        const missing = await runCli(
+          ['image', 'login', r.host, '--username', r.user, '--password-stdin', '--runtime', engine, '--json'],
+          {
+            env: {...env, DOCKER_CONFIG: helperDir, REGISTRY_AUTH_FILE: join(helperDir, 'auth.json')},
+            input: `${r.password}\n`,
+          },
+        )
+        expectExit(missing, 25)
+        expect((missing.json as {error: {code: string}}).error.code).to.equal('CREDENTIAL_HELPER')
+        expect(missing.stdout + missing.stderr).to.not.include(r.password)
+        expect(readFileSync(file, 'utf8')).to.equal(content)
+      })
+
       it('push --version 1.2.3: the registry holds exactly v1.2.3, v1.2, v1, latest; a pre-release adds only its own tag; an older patch never moves v1 or latest; pull back by digest', async () => {
         expect(built, 'the build test ran').to.not.equal(undefined)
         const repo = `${uniqueName(`push-${engine}`)}/agent-runner`

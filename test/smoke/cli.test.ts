@@ -224,6 +224,40 @@ describe('smoke: the built CLI', function () {
       expect(error.message).to.contain('--no-such-flag')
     })
 
+    it('image references: a short digest, a 20 KB name, a tag over 128, a --version tag over 128: exit 2, not echoed whole', async () => {
+      const runs = await Promise.all([
+        runCli(['image', 'pull', '--json', '--image', `ghcr.io/x/y@sha256:${'a'.repeat(70)}`]),
+        runCli(['image', 'pull', '--json', '--image', `ghcr.io/x/${'a'.repeat(20_000)}:v1`]),
+        runCli(['image', 'pull', '--json', '--image', `ghcr.io/x/y:${'t'.repeat(129)}`]),
+        runCli(['image', 'push', '--json', '--dry-run', '--version', `1.0.0-${'r'.repeat(130)}`]),
+      ])
+      const messages = runs
+        .map((r) => errorOf(r))
+        .map((e) => {
+          expect(e).to.deep.include({code: 'USAGE', exit: 2})
+          return e.message
+        })
+      expect(messages[0]).to.contain('a sha256 digest has exactly 64 hex digits, not 70')
+      expect(messages[1]).to.contain('a name (registry/repository) has at most 255')
+      expect(messages[2]).to.contain('the tag has 129 characters')
+      expect(messages[3]).to.contain('an image tag has at most 128')
+      for (const r of runs) expect(r.stdout.length + r.stderr.length).to.be.lessThan(2000)
+    })
+
+    it('image logout: clears both stores without an engine; --runtime other than docker or podman is a usage error', async () => {
+      const dir = tempDir('logout')
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({auths: {'127.0.0.1:5000': {auth: 'eDp5'}}}))
+      writeFileSync(join(dir, 'auth.json'), JSON.stringify({auths: {'https://127.0.0.1:5000': {auth: 'eDp5'}}}))
+      const env = {DOCKER_CONFIG: dir, DOCKER_HOST: 'unix:///nonexistent', REGISTRY_AUTH_FILE: join(dir, 'auth.json')}
+      const result = await runCli(['image', 'logout', '127.0.0.1:5000', '--json'], {env})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.json).to.deep.include({registry: '127.0.0.1:5000', removed: true})
+      expect(readFileSync(join(dir, 'config.json'), 'utf8')).to.not.contain('127.0.0.1:5000')
+      expect(readFileSync(join(dir, 'auth.json'), 'utf8')).to.not.contain('127.0.0.1:5000')
+      const bogus = errorOf(await runCli(['image', 'logout', '--runtime', 'banana', '--json'], {env}))
+      expect(bogus).to.deep.include({code: 'USAGE', exit: 2})
+    })
+
     it('--runtime bogus names the value, where it came from, and the runtimes there are', async () => {
       const result = await runCli(['server', 'status', '--json', '--runtime', 'bogus'])
       expect(result.code).to.equal(2)
@@ -281,6 +315,33 @@ describe('smoke: the built CLI', function () {
     )
     expect(error).to.deep.include({code: 'CONFIG', exit: 50})
     expect(error.message).to.contain(join(home, 'config.yaml')).and.contain('unknown key "runtme"')
+  })
+
+  describe('a named endpoint that does not answer is exit 11, never another engine', () => {
+    const cases: Array<[string, string]> = [
+      ['unix:///nonexistent/docker.sock', 'no socket at /nonexistent/docker.sock'],
+      ['ssh://nobody@127.0.0.1:1', 'connection refused at 127.0.0.1:1 (no SSH server there)'],
+    ]
+    for (const [value, detail] of cases) {
+      it(`DOCKER_HOST=${value}: exit 11 RUNTIME_UNREACHABLE naming it, no bug report, no DEP0170`, async () => {
+        const result = await runCli(['server', 'status', '--json'], {
+          env: {
+            CONTAINER_HOST: undefined,
+            DOCKER_CONTEXT: undefined,
+            DOCKER_HOST: value,
+            STIGMER_CONTAINER_RUNTIME: undefined,
+          },
+        })
+        expect(result.code, result.stdout + result.stderr).to.equal(11)
+        const error = errorOf(result)
+        expect(error.code).to.equal('RUNTIME_UNREACHABLE')
+        expect(error.message).to.contain(`${value} (from DOCKER_HOST) does not answer: ${detail}`)
+        expect(error.suggestions?.join('\n')).to.contain('unset DOCKER_HOST').and.not.contain('bug')
+        // Only the named endpoint was probed: whatever else runs on this machine was not used instead.
+        expect((error.data?.probed as Array<{endpoint: string}>).map((p) => p.endpoint)).to.deep.equal([value])
+        expect(result.stderr).to.not.contain('DEP0170')
+      })
+    }
   })
 
   describe('no usable engine: the three failures (exit 10, 11, 12)', () => {

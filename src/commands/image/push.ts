@@ -29,7 +29,7 @@ Versions are semantic versions (semver), validated before anything is pushed. --
 
 Credentials: those the engine already has (Docker's config.json and credential helpers, Podman's auth.json); "stigmer image login" stores them.
 
-Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, --repository with a tag, no way to name a development push); 10/11/12 no engine / not running / no permission; 20 no such local image; 23 the push failed; 24 the registry refused the credentials (or there were none): the message names the registry and the user, and how to log in; 130 interrupted.`
+Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, or one whose tag would be over 128 characters, --repository with a tag, no way to name a development push); 10/11/12 no engine / not running / no permission; 20 no such local image; 23 the push failed; 24 the registry refused the credentials (or there were none): the message names the registry and the user, and how to log in; 130 interrupted.`
   static override examples = [
     {
       command: '<%= config.bin %> <%= command.id %> --version 1.4.0 --dry-run',

@@ -13,7 +13,7 @@ export default class ServerLogs extends StigmerCommand {
 Works on a stopped container (shows its last run).
 Secret values (the secret variables of your environment and of the container's, URL passwords) show as ****. On a terminal, escape sequences in the container's lines are removed; piped or with --json, lines are exact apart from that masking.
 
-Exit codes: 0 ok (also after Ctrl-C while following); 2 bad flags (or a --since before 1970); 33 there is no agent-runner container (start it with "stigmer server start"); 10/11/12 engine problems.`
+Exit codes: 0 ok (also after Ctrl-C while following); 2 bad flags (or a --since before 1970); 33 there is no agent-runner container (start it with "stigmer server start"); 10/11/12 engine problems (11 also when the engine stops while following).`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> -f',

@@ -163,18 +163,92 @@ describe('engine detection', () => {
       expect(() => resolveRequested(' DOCKER ', providers, 'config')).to.not.throw()
     })
 
-    it("DOCKER_HOST (an explicit candidate) replaces Docker's default sockets", async () => {
+    it("DOCKER_HOST (an explicit candidate) replaces Docker's default sockets, and Podman is not tried in its place", async () => {
       const docker = fakeProvider('docker', {
         candidates: [{explicit: true, url: 'tcp://10.0.0.5:2375'}, {url: DOCKER_SOCK}],
       })
       const podman = fakeProvider('podman', {candidates: [{url: PODMAN_SOCK}]})
       const {probe, probed} = fakeProbe({[DOCKER_SOCK]: 'ok', [PODMAN_SOCK]: 'ok', 'tcp://10.0.0.5:2375': 'refused'})
       const result = await detect({ctx: ctx(), probe, providers: [docker, podman]})
-      expect(probed).to.not.include(DOCKER_SOCK)
-      // Docker at DOCKER_HOST is down: Podman answers, so it is used; the report says why Docker was not.
+      expect(probed).to.deep.equal(['tcp://10.0.0.5:2375'])
+      expect(result.chosen).to.equal(undefined)
+      expect(result.choiceSource).to.equal('docker socket')
+      expect(result.named).to.deep.equal({runtime: 'docker', source: 'docker socket', url: 'tcp://10.0.0.5:2375'})
+      const error = detectionFailure(result, [docker, podman], ctx())
+      expect(error.exit).to.equal(ExitCode.RUNTIME_UNREACHABLE)
+      expect(error.message).to.contain('tcp://10.0.0.5:2375').and.contain('does not switch to another engine')
+    })
+
+    it('a named endpoint that answers is chosen by its source, not "auto"', async () => {
+      const docker = fakeProvider('docker', {candidates: [{url: DOCKER_SOCK}]})
+      const podman = fakeProvider('podman', {
+        candidates: [
+          {endpoint: {source: 'CONTAINER_HOST', url: 'unix:///tmp/p.sock'}, explicit: true, url: 'unix:///tmp/p.sock'},
+        ],
+      })
+      const {probe, probed} = fakeProbe({[DOCKER_SOCK]: 'ok', 'unix:///tmp/p.sock': 'ok'})
+      const result = await detect({ctx: ctx(), probe, providers: [docker, podman]})
+      // CONTAINER_HOST named Podman: Docker's default socket is not even probed.
+      expect(probed).to.deep.equal(['unix:///tmp/p.sock'])
       expect(result.provider?.name).to.equal('podman')
-      expect(result.reports[0]).to.deep.include({provider: 'docker', usable: false})
-      expect(result.reports[0]!.candidate.explicit).to.equal(true)
+      expect(result.choiceSource).to.equal('CONTAINER_HOST')
+    })
+
+    it('exhaustive mode (doctor) lists what else answers, but never chooses it instead of a named endpoint', async () => {
+      let spawns = 0
+      const docker = fakeProvider('docker', {
+        candidates: [
+          {endpoint: {source: 'DOCKER_HOST', url: 'unix:///nonexistent'}, explicit: true, url: 'unix:///nonexistent'},
+        ],
+      })
+      const podman = fakeProvider('podman', {
+        candidates: [{url: PODMAN_SOCK}, {spawnable: true, url: 'unix:///run/stigmer/podman.sock'}],
+        async spawn() {
+          spawns++
+        },
+      })
+      const {probe} = fakeProbe({[PODMAN_SOCK]: 'ok'})
+      const result = await detect({ctx: ctx(), exhaustive: true, probe, providers: [docker, podman]})
+      expect(result.chosen).to.equal(undefined)
+      expect(spawns).to.equal(0)
+      expect(result.reports.map((r) => [r.candidate.endpoint.url, r.probe.state, r.eligible])).to.deep.equal([
+        ['unix:///nonexistent', 'absent', true],
+        [PODMAN_SOCK, 'ok', false],
+        ['unix:///run/stigmer/podman.sock', 'unprobed', false],
+      ])
+      expect(result.reports[1]!.probe.detail).to.contain('not considered: DOCKER_HOST names the engine to use')
+      const error = detectionFailure(result, [docker, podman], ctx())
+      expect(error.exit).to.equal(11)
+      expect(error.message).to.contain('unix:///nonexistent (from DOCKER_HOST) does not answer')
+      expect(error.suggestions.join('\n'))
+        .to.contain('unset DOCKER_HOST')
+        .and.contain(`Podman answers at ${PODMAN_SOCK}`)
+        .and.contain('--runtime podman')
+    })
+
+    it("of two named endpoints the first (Docker's) decides; the second is not tried in its place", async () => {
+      const docker = fakeProvider('docker', {
+        candidates: [
+          {endpoint: {source: 'DOCKER_HOST', url: 'tcp://10.0.0.5:2375'}, explicit: true, url: 'tcp://10.0.0.5:2375'},
+        ],
+      })
+      const podman = fakeProvider('podman', {
+        candidates: [
+          {endpoint: {source: 'CONTAINER_HOST', url: 'unix:///tmp/p.sock'}, explicit: true, url: 'unix:///tmp/p.sock'},
+        ],
+      })
+      const {probe, probed} = fakeProbe({'tcp://10.0.0.5:2375': 'timeout', 'unix:///tmp/p.sock': 'ok'})
+      const result = await detect({ctx: ctx(), probe, providers: [docker, podman]})
+      expect(probed).to.deep.equal(['tcp://10.0.0.5:2375'])
+      expect(detectionFailure(result, [docker, podman], ctx()).exit).to.equal(11)
+      // Asking for Podman by name uses CONTAINER_HOST.
+      const podmanOnly = await detect({
+        ctx: ctx(),
+        probe,
+        providers: [docker, podman],
+        requested: {name: 'podman', source: '--runtime'},
+      })
+      expect(podmanOnly.provider?.name).to.equal('podman')
     })
 
     it("a Podman socket found where Docker's should be is used as Podman", async () => {
@@ -355,6 +429,96 @@ describe('engine detection', () => {
         const error = failureOf(result, BUILTIN_PROVIDERS, m)
         expect(error.exit).to.equal(12)
         expect(error.suggestions.join('\n')).to.contain('usermod -aG docker')
+      })
+
+      for (const [variable, value] of [
+        ['DOCKER_HOST', 'unix:///nonexistent'],
+        ['DOCKER_HOST', 'tcp://256.1.1.1:2375'],
+        ['DOCKER_HOST', 'ssh://nobody@127.0.0.1'],
+      ] as const) {
+        it(`Linux, ${variable}=${value} does not answer while Podman does: exit 11 naming it, Podman is not used`, async () => {
+          const m = fakeMachine({
+            bins: ['docker', 'podman'],
+            env: {[variable]: value},
+            paths: ['/run/podman/podman.sock', '/var/run/docker.sock'],
+            platform: 'linux',
+            uid: 0,
+          })
+          const {probe, probed} = fakeProbe({[DOCKER_SOCK]: 'ok', [PODMAN_SOCK]: 'ok', [value]: 'refused'})
+          const result = await detect({ctx: ctx(m), probe, providers: BUILTIN_PROVIDERS})
+          expect(probed).to.deep.equal([value])
+          const error = failureOf(result, BUILTIN_PROVIDERS, m)
+          expect(error.exit).to.equal(ExitCode.RUNTIME_UNREACHABLE)
+          expect(error.code).to.equal('RUNTIME_UNREACHABLE')
+          expect(error.message).to.contain(`${value} (from ${variable}) does not answer`)
+          expect(error.suggestions.join('\n')).to.contain(`unset ${variable}`)
+        })
+      }
+
+      it('Linux, CONTAINER_HOST does not answer while Docker does: exit 11, and no podman service is started', async () => {
+        const m = fakeMachine({
+          bins: ['docker', 'podman'],
+          env: {CONTAINER_HOST: 'unix:///run/user/1000/podman/podman.sock'},
+          platform: 'linux',
+          uid: 1000,
+        })
+        let spawned = false
+        const podman = {
+          ...BUILTIN_PROVIDERS[1]!,
+          async spawn() {
+            spawned = true
+          },
+        }
+        const providers = [BUILTIN_PROVIDERS[0]!, podman]
+        const {probe, probed} = fakeProbe({[DOCKER_SOCK]: 'ok'})
+        const result = await detect({ctx: ctx(m), probe, providers})
+        expect(spawned).to.equal(false)
+        expect(probed).to.deep.equal(['unix:///run/user/1000/podman/podman.sock'])
+        const error = failureOf(result, providers, m)
+        expect(error.exit).to.equal(11)
+        expect(error.message).to.contain('(from CONTAINER_HOST) does not answer')
+      })
+
+      it('macOS, the current docker context does not answer while Docker Desktop does: exit 11 naming the context', async () => {
+        const {createHash} = await import('node:crypto')
+        const id = createHash('sha256').update('colima').digest('hex')
+        const m = fakeMachine({
+          files: {
+            '/Users/ann/.docker/config.json': JSON.stringify({currentContext: 'colima'}),
+            [`/Users/ann/.docker/contexts/meta/${id}/meta.json`]: JSON.stringify({
+              Endpoints: {docker: {Host: 'unix:///Users/ann/.colima/default/docker.sock'}},
+            }),
+          },
+          homedir: '/Users/ann',
+          platform: 'darwin',
+          uid: 501,
+        })
+        const desktop = 'unix:///Users/ann/.docker/run/docker.sock'
+        const {probe, probed} = fakeProbe({[desktop]: 'ok'})
+        const result = await detect({ctx: ctx(m), probe, providers: BUILTIN_PROVIDERS})
+        expect(probed).to.deep.equal(['unix:///Users/ann/.colima/default/docker.sock'])
+        const error = failureOf(result, BUILTIN_PROVIDERS, m)
+        expect(error.exit).to.equal(11)
+        expect(error.message).to.contain('(from docker context "colima") does not answer')
+        expect(error.suggestions.join('\n')).to.contain('docker context use default')
+      })
+
+      it('DOCKER_HOST wins over the current docker context, as with the docker CLI', async () => {
+        const {createHash} = await import('node:crypto')
+        const id = createHash('sha256').update('colima').digest('hex')
+        const m = fakeMachine({
+          env: {DOCKER_HOST: 'tcp://10.0.0.5:2375'},
+          files: {
+            '/home/ann/.docker/config.json': JSON.stringify({currentContext: 'colima'}),
+            [`/home/ann/.docker/contexts/meta/${id}/meta.json`]: JSON.stringify({
+              Endpoints: {docker: {Host: 'unix:///home/ann/.colima/default/docker.sock'}},
+            }),
+          },
+        })
+        const {probe, probed} = fakeProbe({'unix:///home/ann/.colima/default/docker.sock': 'ok'})
+        const result = await detect({ctx: ctx(m), probe, providers: BUILTIN_PROVIDERS})
+        expect(probed).to.deep.equal(['tcp://10.0.0.5:2375'])
+        expect(result.chosen).to.equal(undefined)
       })
 
       it('Linux, docker binary on PATH but no daemon: exit 11 suggests systemctl start docker', async () => {

@@ -2,6 +2,7 @@ import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
+import {createServer as createNetServer, type Server as NetServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -95,9 +96,47 @@ describe('probeEndpoint / probeVersion (on real unix sockets)', () => {
     }
   })
 
-  it('ssh endpoints are not probed up front; malformed ones are errors, not throws', async () => {
-    expect((await probeEndpoint({source: 'test', url: 'ssh://core@h'})).state).to.equal('unprobed')
+  it('malformed endpoints are errors, not throws', async () => {
     expect((await probeEndpoint({source: 'DOCKER_HOST', url: 'tcp//oops'})).state).to.equal('error')
+  })
+
+  describe('ssh endpoints: an SSH server must greet at host:port', () => {
+    async function tcpServer(greeting: string | undefined): Promise<{port: number; server: NetServer}> {
+      const server = createNetServer((socket) => {
+        if (greeting === undefined) socket.destroy()
+        else socket.end(greeting)
+      })
+      await new Promise<void>((resolve) => {
+        server.listen(0, '127.0.0.1', resolve)
+      })
+      return {port: (server.address() as {port: number}).port, server}
+    }
+
+    it('nothing listening: refused, at once', async () => {
+      const {port, server} = await tcpServer('x')
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+      })
+      const r = await probeEndpoint({source: 'DOCKER_HOST', url: `ssh://nobody@127.0.0.1:${port}`})
+      expect(r.state).to.equal('refused')
+      expect(r.detail).to.equal(`connection refused at 127.0.0.1:${port} (no SSH server there)`)
+    })
+
+    it('an SSH greeting: ok; something else: error', async () => {
+      const ssh = await tcpServer('SSH-2.0-OpenSSH_9.2p1\r\n')
+      const web = await tcpServer('HTTP/1.1 400 Bad Request\r\n\r\n')
+      try {
+        expect((await probeEndpoint({source: 'DOCKER_HOST', url: `ssh://core@127.0.0.1:${ssh.port}`})).state).to.equal(
+          'ok',
+        )
+        const r = await probeEndpoint({source: 'DOCKER_HOST', url: `ssh://core@127.0.0.1:${web.port}`})
+        expect(r.state).to.equal('error')
+        expect(r.detail).to.contain('not an SSH server')
+      } finally {
+        ssh.server.close()
+        web.server.close()
+      }
+    })
   })
 
   it('probeVersion reads product and version, and says Podman for a Podman engine', async () => {

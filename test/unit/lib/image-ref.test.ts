@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
 import {StigmerError} from '../../../src/lib/errors.js'
+import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {
   DEFAULT_IMAGE_REPOSITORY,
   formatRef,
@@ -82,14 +83,44 @@ describe('image references', () => {
       expect(parseImageRef('  ghcr.io/a/b:c  ').ref).to.equal('ghcr.io/a/b:c')
     })
 
+    it('digests: exactly 64 hex digits for sha256 (96, 128 for sha384, sha512), lower case, a known algorithm', () => {
+      expect(parseImageRef(`a/b@sha256:${'a'.repeat(64)}`).digest).to.equal(`sha256:${'a'.repeat(64)}`)
+      expect(parseImageRef(`a/b@sha512:${'0'.repeat(128)}`).digest).to.have.length(135)
+      rejects(`a/b@sha256:${'a'.repeat(63)}`, /exactly 64 hex digits, not 63/)
+      rejects(`a/b@sha256:${'a'.repeat(65)}`, /exactly 64 hex digits, not 65/)
+      rejects(`a/b@sha256:${'a'.repeat(32)}`, /exactly 64 hex digits, not 32/)
+      rejects(`a/b@sha256:${'A'.repeat(64)}`, /lower-case hex digits/)
+      rejects(`a/b@md5:${'a'.repeat(32)}`, /unknown digest algorithm "md5"/)
+    })
+
+    it('a name over 255 characters and a tag over 128 are usage errors that never echo the whole input', () => {
+      expect(parseImageRef(`ghcr.io/${'a'.repeat(247)}:${'t'.repeat(128)}`).tag).to.have.length(128)
+      const long = `ghcr.io/x/${'a'.repeat(20_000)}:v1`
+      let caught: unknown
+      try {
+        parseImageRef(long)
+      } catch (error) {
+        caught = error
+      }
+
+      expect(caught).to.be.instanceOf(StigmerError)
+      expect((caught as StigmerError).exit).to.equal(ExitCode.USAGE)
+      expect((caught as StigmerError).message)
+        .to.contain('the name has 20010 characters; a name (registry/repository) has at most 255')
+        .and.contain('(20013 characters)')
+      expect((caught as StigmerError).message.length).to.be.lessThan(300)
+      rejects(`ghcr.io/${'a'.repeat(248)}:v1`, /the name has 256 characters/)
+      rejects(`a/b:${'t'.repeat(20_000)}`, /the tag has 20000 characters/)
+    })
+
     it('rejects bad references saying what is wrong', () => {
       rejects('', /empty/)
       rejects('Stigmer/Agent', /"Stigmer" must be lower-case/)
       rejects('ghcr.io/a/b:bad tag', /bad tag/)
       rejects('ghcr.io/a/b:-lead', /bad tag/)
-      rejects(`a/b:${'x'.repeat(129)}`, /bad tag/)
-      rejects('a/b@sha256:abc', /bad digest/)
-      rejects('a/b@', /bad digest/)
+      rejects(`a/b:${'x'.repeat(129)}`, /the tag has 129 characters; a tag has at most 128/)
+      rejects('a/b@sha256:abc', /a sha256 digest has exactly 64 hex digits, not 3/)
+      rejects('a/b@', /a digest is <algorithm>:<hex>/)
       rejects('ghcr.io//b', /must be lower-case/)
       rejects('bad_host.io:99999x/a', /bad registry|bad tag/)
       rejects('a//b', /must be lower-case/)

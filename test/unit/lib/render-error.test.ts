@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 
+import {RuntimeError} from '../../../src/adapters/errors.js'
 import {InterruptedError, isAbortError, messageOf, StigmerError, usageError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {addSecret} from '../../../src/lib/redact.js'
@@ -126,6 +127,17 @@ describe('error rendering', () => {
       const flag = toStigmerError(Object.assign(new Error('Nonexistent flag: --bogus'), {oclif: {exit: 2}}))
       expect(flag).to.deep.include({code: 'USAGE', exit: 2, kind: 'user'})
       expect(toStigmerError(new Error('Missing required flag name')).exit).to.equal(2)
+    })
+
+    it("an adapter's unreachable / permission RuntimeError is exit 11 / 12, not a bug", () => {
+      const down = toStigmerError(
+        new RuntimeError('unreachable', 'Could not inspect x: connect ECONNREFUSED 127.0.0.1:22'),
+      )
+      expect(down).to.deep.include({code: 'RUNTIME_UNREACHABLE', exit: 11, kind: 'external'})
+      expect(down.message).to.contain('ECONNREFUSED').and.not.contain('bug')
+      expect(down.suggestions.join(' ')).to.not.contain('bug')
+      expect(toStigmerError(new RuntimeError('permission', 'EACCES')).exit).to.equal(12)
+      expect(toStigmerError(new RuntimeError('engine', 'odd')).exit).to.equal(1)
     })
 
     it('anything else is a bug: exit 1, code INTERNAL, with a "report it" suggestion', () => {

@@ -33,6 +33,7 @@ import {resolveImage} from '../../../src/services/image-resolution.js'
 
 const report = (url: string, source: string, extra: Partial<CandidateReport> = {}): CandidateReport => ({
   candidate: {endpoint: {source, url}, explicit: false, runtime: 'docker'},
+  eligible: true,
   identifiedAs: 'docker',
   probe: {detail: 'answers', ms: 3, state: 'ok'},
   provider: 'docker',

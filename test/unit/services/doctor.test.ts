@@ -266,7 +266,7 @@ describe('doctor service', () => {
       const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
       expect(report.verdict, JSON.stringify(report.checks, null, 2)).to.equal('ok')
       expect(report.exitCode).to.equal(0)
-      expect(byId.engine!.detail).to.match(/^Docker at unix:\/\/.*docker.sock \(DOCKER_HOST\), chosen automatically/)
+      expect(byId.engine!.detail).to.match(/^Docker at unix:\/\/.*docker.sock \(DOCKER_HOST\), chosen by DOCKER_HOST$/)
       expect(byId['engine-info']!.detail).to.match(
         /Docker Engine - Community 27.0.3 \(API 1.45\), linux\/amd64, rootful, engine runs on this machine/,
       )
@@ -280,7 +280,7 @@ describe('doctor service', () => {
       expect(byId.workspace!.detail).to.match(/does not exist yet/)
       expect(byId[`socket:${sock}`]!.status).to.equal('ok')
       expect(report.chosen).to.include({
-        choiceSource: 'auto',
+        choiceSource: 'DOCKER_HOST',
         endpoint: `unix://${sock}`,
         runtime: 'docker',
         source: 'DOCKER_HOST',
@@ -301,6 +301,25 @@ describe('doctor service', () => {
       expect(text).to.match(/^ {2}ok {4}docker/m)
       expect(text).to.match(/<- chosen/)
       expect(text).to.match(/Verdict: ok$/m)
+    })
+
+    it('a DOCKER_HOST that does not answer fails the engine check with exit 11, naming it; nothing else is chosen', async () => {
+      const missing = join(dir, 'missing.sock')
+      const {report} = await runDoctor({
+        cliVersion: '9.9.9',
+        env: isolatedEnv(dir, {DOCKER_HOST: `unix://${missing}`, TEMPORAL_SERVICE_ADDRESS: '127.0.0.1:1'}),
+        home: dir,
+        platform: 'linux',
+        temporalTimeoutMs: 200,
+      })
+      expect(report.exitCode).to.equal(ExitCode.RUNTIME_UNREACHABLE)
+      expect(report.chosen).to.equal(null)
+      const engineCheck = report.checks.find((c) => c.id === 'engine')!
+      expect(engineCheck.status).to.equal('fail')
+      expect(engineCheck.detail).to.contain(`unix://${missing} (from DOCKER_HOST) does not answer`)
+      expect(report.failure?.suggestions.join('\n')).to.contain('unset DOCKER_HOST')
+      expect(report.engines.find((e) => e.explicit)).to.include({endpoint: `unix://${missing}`, source: 'DOCKER_HOST'})
+      expect(renderDoctorReport(report, {color: false})).to.match(/exit code 11/)
     })
 
     it('a port that accepts TCP but is not Temporal (a port forwarder, another server): a warning, not ok', async () => {

@@ -3,7 +3,9 @@ import {expect} from 'chai'
 import type {ContainerRuntime, LogLine} from '../../../src/adapters/types.js'
 import type {StigmerPaths} from '../../../src/lib/paths.js'
 
+import {RuntimeError} from '../../../src/adapters/errors.js'
 import {StigmerError} from '../../../src/lib/errors.js'
+import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {followLogs, parseSince, readLogs} from '../../../src/services/logs.js'
 
 describe('logs service', () => {
@@ -137,5 +139,60 @@ describe('logs service', () => {
         'db postgres://u:****@db/x',
       ])
     })
+  })
+
+  describe('logs -f when the engine stops', () => {
+    const paths = {lifecycleLog: '/nonexistent/stigmer.log'} as unknown as StigmerPaths
+    const container = {env: {}, id: 'c1', running: true, status: 'running'}
+    const down = () => new RuntimeError('unreachable', 'connect ENOENT /var/run/docker.sock')
+
+    /** A running container whose log stream breaks (or ends) when the engine goes away; ping fails from then on. */
+    function dying(how: 'breaks' | 'ends'): ContainerRuntime {
+      let gone = false
+      return {
+        displayName: 'Docker',
+        async inspectContainer() {
+          if (gone) throw down()
+          return container
+        },
+        async *logs(): AsyncGenerator<LogLine> {
+          yield {stream: 'stdout', text: 'hello', timestamp: undefined}
+          gone = true
+          if (how === 'breaks') throw new RuntimeError('unreachable', 'Could not read logs of c1: aborted')
+        },
+        async ping() {
+          if (gone) throw new Error('Docker did not answer at unix:///var/run/docker.sock')
+        },
+      } as unknown as ContainerRuntime
+    }
+
+    for (const how of ['breaks', 'ends'] as const) {
+      it(`the stream ${how}: exit 11 naming the engine, not a wait that never ends`, async () => {
+        const saved = process.stdout.write
+        process.stdout.write = (() => true) as typeof process.stdout.write
+        let caught: unknown
+        try {
+          await followLogs(dying(how), paths, {
+            all: false,
+            follow: true,
+            note() {},
+            signal: new AbortController().signal,
+            since: undefined,
+            tail: undefined,
+            timestamps: false,
+          })
+        } catch (error) {
+          caught = error
+        } finally {
+          process.stdout.write = saved
+        }
+
+        expect(caught).to.be.instanceOf(StigmerError)
+        expect((caught as StigmerError).exit).to.equal(ExitCode.RUNTIME_UNREACHABLE)
+        expect((caught as StigmerError).message).to.equal(
+          'Docker stopped answering while following the logs of stigmer-agent-runner: Docker did not answer at unix:///var/run/docker.sock',
+        )
+      })
+    }
   })
 })

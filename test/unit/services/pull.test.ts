@@ -85,12 +85,17 @@ describe('pull service', () => {
       user: '',
     }
 
-    function engine(outcomes: Array<Error | 'ok'>): ContainerRuntime & {calls: number} {
+    /** Outcomes of successive pulls; `engineDownAfter` makes ping fail from that pull on (the engine went away). */
+    function engine(outcomes: Array<Error | 'ok'>, engineDownAfter = Infinity): ContainerRuntime & {calls: number} {
       const fake = {
         calls: 0,
         cli: 'docker',
+        displayName: 'Docker',
         async inspectImage() {
           return image
+        },
+        async ping() {
+          if (fake.calls >= engineDownAfter) throw new Error('Docker did not answer at unix:///var/run/docker.sock')
         },
         async pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
           const outcome = outcomes[Math.min(fake.calls, outcomes.length - 1)]!
@@ -128,6 +133,20 @@ describe('pull service', () => {
       expect(error.exit).to.equal(ExitCode.PULL_FAILED)
       expect(error.message).to.match(/after 3 attempts/)
       expect(error.command).to.equal('docker pull r/x:1')
+    })
+
+    it('the engine stops answering mid-pull: RUNTIME_UNREACHABLE (11) at once, no retries, not "check your network"', async () => {
+      const runtime = engine([new RuntimeError('unreachable', 'Could not pull r/x:1: aborted')], 1)
+      const reporter = recorder()
+      const error = await failure(pullImage(runtime, 'r/x:1', {backoffMs: 1, reporter, retries: 3, sizeBytes: 1}))
+      expect(runtime.calls).to.equal(1)
+      expect(error).to.deep.include({code: 'RUNTIME_UNREACHABLE', exit: ExitCode.RUNTIME_UNREACHABLE})
+      expect(error.message).to.equal(
+        'Docker stopped answering while pulling r/x:1: Docker did not answer at unix:///var/run/docker.sock',
+      )
+      expect(error.suggestions.join(' ')).to.not.contain('network')
+      expect(reporter.messages).to.deep.equal([])
+      expect(reporter.ended).to.deep.equal(['failed'])
     })
 
     it('a missing image: IMAGE_NOT_FOUND (20) at once, naming the image and the manual command', async () => {

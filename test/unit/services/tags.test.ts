@@ -63,6 +63,16 @@ describe('services/tags', () => {
       expect(usage(() => parseReleaseVersion('1.2.3+build.5')).message).to.match(/build metadata/)
     })
 
+    it('refuses a pre-release that makes the tag over 128 characters, without echoing it whole', () => {
+      const fits = `1.0.0-${'r'.repeat(121)}` // v + 127 characters = 128
+      expect(releaseTags(fits)).to.deep.equal([`v${fits}`])
+      expect(`v${fits}`).to.have.length(128)
+      const error = usage(() => parseReleaseVersion(`1.0.0-${'r'.repeat(20_000)}`))
+      expect(error.message).to.match(/makes the tag "v…" 20007 characters long; an image tag has at most 128/)
+      expect(error.message.length).to.be.lessThan(200)
+      expect(usage(() => releaseTags(`${fits}r`)).message).to.match(/129 characters long/)
+    })
+
     it('reports the parts', () => {
       expect(parseReleaseVersion('1.3.0-rc.1')).to.deep.equal({
         major: 1,
