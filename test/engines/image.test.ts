@@ -484,15 +484,18 @@ describe('stigmer image (real engines, lab registry)', function () {
 
       it("logout: removes the login from the engine's store (Podman's own CLI then finds none); a second one has nothing to remove; a missing helper is exit 25 on login", async () => {
         const r = registry()
-        const authFile = engine === 'docker' ? join(authDir, 'config.json') : join(authDir, 'auth.json')
+        // Its own auth files: the suite's login (authDir) stays for the push tests after this one.
+        const ownDir = tempDir(`logout-${engine}`)
+        const ownEnv = {...env, DOCKER_CONFIG: ownDir, REGISTRY_AUTH_FILE: join(ownDir, 'auth.json')}
+        const authFile = engine === 'docker' ? join(ownDir, 'config.json') : join(ownDir, 'auth.json')
         const login = await runCli(
           ['image', 'login', r.host, '--username', r.user, '--password-stdin', '--runtime', engine],
-          {env, input: `${r.password}\n`},
+          {env: ownEnv, input: `${r.password}\n`},
         )
         expectExit(login, 0)
         expect(readFileSync(authFile, 'utf8')).to.include(r.host)
 
-        const out = await runCli(['image', 'logout', r.host, '--runtime', engine, '--json'], {env})
+        const out = await runCli(['image', 'logout', r.host, '--runtime', engine, '--json'], {env: ownEnv})
         expectExit(out, 0)
         expect(out.json).to.deep.include({registry: r.host, removed: true})
         expect(readFileSync(authFile, 'utf8')).to.not.include(r.host)
@@ -504,7 +507,7 @@ describe('stigmer image (real engines, lab registry)', function () {
           expect(`${check.stdout}${check.stderr}`).to.match(/not logged in/i)
         }
 
-        const again = await runCli(['image', 'logout', r.host, '--runtime', engine], {env})
+        const again = await runCli(['image', 'logout', r.host, '--runtime', engine], {env: ownEnv})
         expectExit(again, 0)
         expect(again.stdout).to.include(`Nothing to remove: no stored login to ${r.host}.`)
 
