@@ -567,11 +567,13 @@ function taskQueueOf(env: Readonly<Record<string, string | undefined>>): {namesp
  * until Temporal lists a poller on the runner's task queue
  * (DescribeTaskQueue), within what is left of --timeout.
  */
-async function registration(req: StartRequest, temporal: string, spentMs: number): Promise<PollerReport | undefined> {
+async function registration(
+  req: StartRequest,
+  target: {address: string; env: Readonly<Record<string, string | undefined>>; spentMs: number},
+): Promise<PollerReport | undefined> {
   if (req.waitFor !== 'registered') return undefined
-  const {namespace, taskQueue} = taskQueueOf(
-    buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env,
-  )
+  const {address: temporal, spentMs} = target
+  const {namespace, taskQueue} = taskQueueOf(target.env)
   req.ui.start(`Wait until registered with Temporal (task queue ${taskQueue})`)
   const deadline = Date.now() + Math.max(req.timeoutMs - spentMs, 1000)
   let last = ''
@@ -739,7 +741,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
           timeoutMs: req.timeoutMs,
         })
         ui.succeed(ready.health)
-        const registered = await registration(req, temporal, ready.readyAfterMs)
+        const registered = await registration(req, {
+          address: temporal,
+          env: built.environment.env,
+          spentMs: ready.readyAfterMs,
+        })
         record(existing.id)
         finished = true
         return result('already-running', existing.id, ready, registered)
@@ -786,7 +792,11 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
       timeoutMs: req.timeoutMs,
     })
     ui.succeed(`${ready.health === 'none' ? 'running' : ready.health} after ${(ready.readyAfterMs / 1000).toFixed(1)}s`)
-    const registered = await registration(req, temporal, ready.readyAfterMs)
+    const registered = await registration(req, {
+      address: temporal,
+      env: built.environment.env,
+      spentMs: ready.readyAfterMs,
+    })
     record(createdId)
     logLifecycle(
       paths.lifecycleLog,
