@@ -40,7 +40,7 @@ export class LayerTracker {
   constructor(
     private readonly ref: string,
     private readonly words: LayerVocabulary,
-    private readonly sizeHint?: number,
+    private readonly sizeHint?: (() => number | undefined) | number,
   ) {}
 
   apply(event: LayerProgress): void {
@@ -66,7 +66,8 @@ export class LayerTracker {
       if (layer.done) done++
     }
 
-    const total = this.sizeHint ?? (known > 0 ? known : undefined)
+    const hint = typeof this.sizeHint === 'function' ? this.sizeHint() : this.sizeHint
+    const total = hint ?? (known > 0 ? known : undefined)
     const elapsed = (Date.now() - this.startedAt) / 1000
     const rate = elapsed > 0.5 ? current / elapsed : 0
     return {
