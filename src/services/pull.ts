@@ -56,6 +56,15 @@ export async function remoteImageSize(
   ref: string,
   signal?: AbortSignal,
 ): Promise<number | undefined> {
+  return (await remoteDownload(runtime, ref, signal))?.size
+}
+
+/** The download size and each layer's size (by short id), from the registry's manifest; undefined when it cannot be asked. */
+async function remoteDownload(
+  runtime: ContainerRuntime,
+  ref: string,
+  signal?: AbortSignal,
+): Promise<undefined | {layers: Map<string, number>; size: number}> {
   try {
     const parsed = parseImageRef(ref)
     const [platform, credentials] = await Promise.all([
@@ -64,7 +73,7 @@ export async function remoteImageSize(
     ])
     const timeout = AbortSignal.timeout(5000)
     const client = new RegistryClient(parsed, credentials, signal ? AbortSignal.any([signal, timeout]) : timeout)
-    return await client.downloadSize(platform)
+    return await client.download(platform)
   } catch {
     return undefined
   }
@@ -116,6 +125,7 @@ export async function pullImage(
   // The size (for the bar) is asked while the pull already runs: it needs the engine's platform,
   // and Podman's /info and /version took 0.3 to 0.6 s before the pull could start.
   let sizeBytes = options.sizeBytes
+  let layerSizes: Map<string, number> | undefined
   let begun = false
   const begin = () => {
     if (!begun) reporter.begin(ref, sizeBytes)
@@ -123,14 +133,15 @@ export async function pullImage(
   }
 
   const sizing = new AbortController()
-  if (sizeBytes === undefined) {
-    // remoteImageSize never rejects: undefined when the registry cannot be asked.
-    remoteImageSize(runtime, ref, AbortSignal.any([signal, sizing.signal])).then((size) => {
-      if (sizing.signal.aborted) return
-      sizeBytes = size
-      begin()
-    }, begin)
-  } else begin()
+  // remoteDownload never rejects: undefined when the registry cannot be asked. Asked also when the
+  // caller knows the size: the layers' sizes give Podman, whose events carry none, a moving bar.
+  remoteDownload(runtime, ref, AbortSignal.any([signal, sizing.signal])).then((download) => {
+    if (sizing.signal.aborted) return
+    sizeBytes ??= download?.size
+    layerSizes = download?.layers
+    begin()
+  }, begin)
+  if (sizeBytes !== undefined) begin()
 
   const manual = `${runtime.cli} pull ${ref}`
   let attempt = 0
@@ -146,7 +157,12 @@ export async function pullImage(
 
   /** One attempt: the outcome, undefined to try again, or the error that ends the pull. */
   async function attemptPull(attempt: number): Promise<PullOutcome | undefined> {
-    const tracker = new LayerTracker(ref, PULL_EVENTS, () => sizeBytes)
+    const tracker = new LayerTracker(
+      ref,
+      PULL_EVENTS,
+      () => sizeBytes,
+      () => layerSizes,
+    )
     try {
       const result = await runtime.pullImage(ref, {
         onProgress(event: ProgressEvent) {
