@@ -31,6 +31,8 @@ const env = {
   REGISTRY_AUTH_FILE: join(home, 'auth.json'),
   STIGMER_HOME: home,
 }
+// Podman refuses to run anything while REGISTRY_AUTH_FILE names a file that does not exist.
+writeFileSync(env.REGISTRY_AUTH_FILE, '{"auths":{}}\n')
 const CONTAINER = 'stigmer-agent-runner'
 const BASELINE = 'stigmer-bench-baseline'
 const RSS_LIMIT_MB = 120
@@ -160,7 +162,8 @@ function baselineStart(name, image) {
   const once = () => {
     spawnSync(engineCli[name][0], [...engineCli[name].slice(1), 'rm', '-f', BASELINE], {stdio: 'ignore'})
     const started = process.hrtime.bigint()
-    if (spawnSync(bin, run_, {env, stdio: 'ignore'}).status !== 0) throw new Error(`${bin} ${run_.join(' ')} failed`)
+    const started_ = spawnSync(bin, run_, {encoding: 'utf8', env, stdio: ['ignore', 'ignore', 'pipe']})
+    if (started_.status !== 0) throw new Error(`${bin} ${run_.join(' ')} failed: ${started_.stderr}`)
     for (;;) {
       const tried = process.hrtime.bigint()
       if (spawnSync(bin, check, {env, stdio: 'ignore'}).status === 0) break
@@ -361,7 +364,16 @@ function labRegistry() {
 }
 
 try {
-  for (const name of engines) await engineRows(name)
+  for (const name of engines) {
+    try {
+      await engineRows(name)
+    } catch (error) {
+      // The rows measured so far still print; this engine's failure is a row of its own.
+      console.error(error)
+      rows.push({what: `[${name}] engine rows`, figure: '', baseline: '', ratio: 0, target: '', verdict: 'FAILED'})
+    }
+  }
+
   const registry = skipPull || engines.length === 0 ? undefined : labRegistry()
   if (registry && engines.includes('docker')) {
     for (const name of engines)
@@ -384,4 +396,4 @@ console.log(
 )
 console.table(rows)
 if (args.includes('--json')) console.log(JSON.stringify(rows, null, 2))
-if (rows.some((r) => r.verdict === 'OVER')) process.exitCode = 1
+if (rows.some((r) => r.verdict === 'OVER' || r.verdict === 'FAILED')) process.exitCode = 1
