@@ -110,6 +110,17 @@ function makeDockerode(ep: Endpoint): Dockerode {
   }
 }
 
+/** The fields of the engine's /info that stigmer reads. */
+export interface EngineSystemInfo {
+  readonly Architecture?: string
+  readonly DockerRootDir: string
+  readonly KernelVersion?: string
+  readonly OSType?: string
+  readonly OperatingSystem?: string
+  readonly SecurityOptions?: string[]
+  readonly ServerVersion?: string
+}
+
 /** Socket errors that mean the engine cannot be reached (it stopped, or its address leads nowhere). */
 const UNREACHABLE_CODES = new Set([
   'EAI_AGAIN',
@@ -591,7 +602,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   async info(): Promise<EngineInfo> {
     if (this.cachedInfo) return this.cachedInfo
     try {
-      const [info, version] = await Promise.all([this.client.info(), this.client.version()])
+      const [info, version] = await this.infoAndVersion()
       const security: string[] = info.SecurityOptions ?? []
       const platformName = (version as {Platform?: {Name?: string}}).Platform?.Name
       const hostPlatform = this.ctx.machine.platform
@@ -916,6 +927,11 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     } catch (error) {
       throw toRuntimeError(error, `Could not tag ${source} as ${target}`)
     }
+  }
+
+  /** The engine's /info and /version answers (Podman overrides: its /version is slow). */
+  protected async infoAndVersion(): Promise<[EngineSystemInfo, Dockerode.DockerVersion]> {
+    return Promise.all([this.client.info() as Promise<EngineSystemInfo>, this.client.version()])
   }
 
   /** Multi-platform builds differ per engine. */
