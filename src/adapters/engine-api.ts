@@ -110,6 +110,17 @@ function makeDockerode(ep: Endpoint): Dockerode {
   }
 }
 
+/** The fields of the engine's /info that stigmer reads. */
+export interface EngineSystemInfo {
+  readonly Architecture?: string
+  readonly DockerRootDir: string
+  readonly KernelVersion?: string
+  readonly OSType?: string
+  readonly OperatingSystem?: string
+  readonly SecurityOptions?: string[]
+  readonly ServerVersion?: string
+}
+
 /** Socket errors that mean the engine cannot be reached (it stopped, or its address leads nowhere). */
 const UNREACHABLE_CODES = new Set([
   'EAI_AGAIN',
@@ -271,6 +282,8 @@ function parseBind(bind: string): Bind {
 export class LineDemuxer {
   // A chunk or frame may end inside a multi-byte character.
   private readonly decoders = {stderr: new StringDecoder('utf8'), stdout: new StringDecoder('utf8')}
+  /** Whether a stream's last frame ended inside a line. */
+  private readonly open: Record<'stderr' | 'stdout', boolean> = {stderr: false, stdout: false}
   private readonly partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
   private pending: Buffer = Buffer.alloc(0)
 
@@ -297,20 +310,36 @@ export class LineDemuxer {
       return out
     }
 
-    let pending = this.pending.length === 0 ? buf : Buffer.concat([this.pending, buf])
-    while (pending.length >= 8) {
-      const size = pending.readUInt32BE(4)
-      if (pending.length < 8 + size) break
-      const kind = pending[0] === 2 ? 'stderr' : 'stdout'
-      let payload = pending.subarray(8, 8 + size)
+    const pending = this.pending.length === 0 ? buf : Buffer.concat([this.pending, buf])
+    // Docker sends one frame per line: the payloads of consecutive frames of one stream are
+    // copied together and decoded and split once per run, not once per frame.
+    const run = Buffer.allocUnsafe(pending.length)
+    let runKind: 'stderr' | 'stdout' | undefined
+    let runEnd = 0
+    let offset = 0
+    while (pending.length - offset >= 8) {
+      const size = pending.readUInt32BE(offset + 4)
+      if (pending.length - offset < 8 + size) break
+      const kind = pending[offset] === 2 ? 'stderr' : 'stdout'
+      let payload = pending.subarray(offset + 8, offset + 8 + size)
+      offset += 8 + size
+      if (payload.length === 0) continue
+      if (kind !== runKind) {
+        if (runKind !== undefined) this.lines(runKind, this.decoders[runKind].write(run.subarray(0, runEnd)), out)
+        runKind = kind
+        runEnd = 0
+      }
+
       // A line the engine stored in parts (Podman: a write without its newline; Docker: over
       // 16 kB) comes as several frames, each with its own timestamp: the line keeps the first.
-      if (this.options.timestamps && this.partial[kind] !== '') payload = withoutTimestamp(payload)
-      this.lines(kind, this.decoders[kind].write(payload), out)
-      pending = pending.subarray(8 + size)
+      if (this.options.timestamps && this.open[kind]) payload = withoutTimestamp(payload)
+      this.open[kind] = payload.at(-1) !== 0x0a
+      runEnd += payload.copy(run, runEnd)
     }
 
-    this.pending = pending
+    if (runKind !== undefined) this.lines(runKind, this.decoders[runKind].write(run.subarray(0, runEnd)), out)
+    // A copy: a view would keep the whole chunk alive until the next one.
+    this.pending = offset === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(offset))
     return out
   }
 
@@ -573,7 +602,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   async info(): Promise<EngineInfo> {
     if (this.cachedInfo) return this.cachedInfo
     try {
-      const [info, version] = await Promise.all([this.client.info(), this.client.version()])
+      const [info, version] = await this.infoAndVersion()
       const security: string[] = info.SecurityOptions ?? []
       const platformName = (version as {Platform?: {Name?: string}}).Platform?.Name
       const hostPlatform = this.ctx.machine.platform
@@ -712,7 +741,11 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     await this.storeCredentials(credentials)
   }
 
-  async *logs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
+  /**
+   * The container's lines, one batch per chunk of the engine's stream (see ContainerRuntime).
+   * @yields the lines each chunk completes, in the order the engine sent them.
+   */
+  async *logBatches(id: string, options: LogOptions = {}): AsyncGenerator<readonly LogLine[]> {
     const container = this.client.getContainer(id)
     let tty = false
     try {
@@ -745,10 +778,15 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       const onAbort = () => stream.destroy()
       options.signal?.addEventListener('abort', onAbort, {once: true})
       try {
-        // One async generator layer: each line costs one promise, not one per layer.
+        // One promise per chunk of the engine's stream, not one per line.
         const demux = new LineDemuxer({raw: tty, timestamps: options.timestamps ?? false})
-        for await (const chunk of stream) for (const line of demux.push(chunk as Buffer | string)) yield line
-        for (const line of demux.end()) yield line
+        for await (const chunk of stream) {
+          const lines = demux.push(chunk as Buffer | string)
+          if (lines.length > 0) yield lines
+        }
+
+        const last = demux.end()
+        if (last.length > 0) yield last
       } catch (error) {
         if (options.signal?.aborted) return
         throw error
@@ -760,6 +798,14 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       if (options.signal?.aborted) return
       throw toRuntimeError(error, `Could not read logs of ${id}`)
     }
+  }
+
+  /**
+   * Line by line, for callers that read a few lines (tails in error messages, plugins).
+   * @yields one LogLine per line, in the order the engine sent them.
+   */
+  async *logs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
+    for await (const batch of this.logBatches(id, options)) yield* batch
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -881,6 +927,11 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     } catch (error) {
       throw toRuntimeError(error, `Could not tag ${source} as ${target}`)
     }
+  }
+
+  /** The engine's /info and /version answers (Podman overrides: its /version is slow). */
+  protected async infoAndVersion(): Promise<[EngineSystemInfo, Dockerode.DockerVersion]> {
+    return Promise.all([this.client.info() as Promise<EngineSystemInfo>, this.client.version()])
   }
 
   /** Multi-platform builds differ per engine. */

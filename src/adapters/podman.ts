@@ -1,3 +1,5 @@
+import type Dockerode from 'dockerode'
+
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -19,9 +21,10 @@ import type {
 } from './types.js'
 
 import {which} from '../detection/machine.js'
+import {probeEndpoint} from '../detection/probe.js'
 import {removeOnExit} from '../lib/exit-cleanup.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {EngineApiRuntime, toHealthcheckSpec, toRuntimeError} from './engine-api.js'
+import {EngineApiRuntime, type EngineSystemInfo, toHealthcheckSpec, toRuntimeError} from './engine-api.js'
 import {RuntimeError} from './errors.js'
 import {classifyStreamError} from './json-stream.js'
 import {credentialsFromFile, podmanAuthPaths} from './registry-auth.js'
@@ -65,6 +68,23 @@ export class PodmanAdapter extends EngineApiRuntime {
     } catch {
       return info
     }
+  }
+
+  /**
+   * /info without /version: Podman 4.3 answers /version in about 0.33 s and /info in 0.2 s
+   * (asked together, 0.36 s), on the path of every start. /info has the version, OS and
+   * architecture; the API version is in the headers of /_ping.
+   */
+  protected override async infoAndVersion(): Promise<[EngineSystemInfo, Dockerode.DockerVersion]> {
+    const [info, ping] = await Promise.all([
+      this.client.info() as Promise<EngineSystemInfo>,
+      probeEndpoint(this.endpoint).catch(() => undefined),
+    ])
+    if (!info.ServerVersion || !info.OSType || !info.Architecture || !ping?.apiVersion) return super.infoAndVersion()
+    return [
+      info,
+      {ApiVersion: ping.apiVersion, Arch: info.Architecture, Os: info.OSType, Version: info.ServerVersion},
+    ] as [EngineSystemInfo, Dockerode.DockerVersion]
   }
 
   /**

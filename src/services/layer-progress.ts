@@ -14,10 +14,16 @@ export interface LayerVocabulary {
   readonly transferring: RegExp
   /** Events that mean the layer needs no more transfer. */
   readonly done: RegExp
+  /** Events that mean a pulled layer is being unpacked into the engine's storage. */
+  readonly extracting?: RegExp
+  /** Events that mean a pulled layer is unpacked (or was already there). */
+  readonly extracted?: RegExp
 }
 
 export const PULL_EVENTS: LayerVocabulary = {
   done: /download complete|pull complete|already exists|verifying checksum/i,
+  extracted: /pull complete|already exists/i,
+  extracting: /^extracting/i,
   layer: /^(?!pulling from|digest:|status:)/i,
   sized: /download|pulling fs layer|waiting|copying/i,
   transferring: /^download(ing)?/i,
@@ -32,21 +38,28 @@ export const PUSH_EVENTS: LayerVocabulary = {
 
 /** Folds per-layer events into one running total: bytes, layers done, rate, ETA. */
 export class LayerTracker {
-  private readonly layers = new Map<string, {current: number; done: boolean; total: number | undefined}>()
+  private readonly layers = new Map<
+    string,
+    {current: number; done: boolean; extracted: boolean; total: number | undefined}
+  >()
   private readonly startedAt = Date.now()
 
   // sizeHint: the whole transfer's size when known beforehand (the registry's
   // manifest, for a pull); otherwise the layers' known sizes add up to it.
+  // layerSizes: each layer's size by its short id (the manifest's), for engines whose
+  // events carry no sizes (Podman: "Pulling fs layer", "Download complete").
   constructor(
     private readonly ref: string,
     private readonly words: LayerVocabulary,
-    private readonly sizeHint?: number,
+    private readonly sizeHint?: (() => number | undefined) | number,
+    private readonly layerSizes?: () => ReadonlyMap<string, number> | undefined,
   ) {}
 
   apply(event: LayerProgress): void {
     if (!this.words.layer.test(event.status)) return
-    const layer = this.layers.get(event.id) ?? {current: 0, done: false, total: undefined}
+    const layer = this.layers.get(event.id) ?? {current: 0, done: false, extracted: false, total: undefined}
     if (event.total && event.total > 0 && this.words.sized.test(event.status)) layer.total = event.total
+    if (this.words.extracted?.test(event.status)) layer.extracted = true
     if (event.current !== undefined && this.words.transferring.test(event.status)) layer.current = event.current
     if (this.words.done.test(event.status)) {
       layer.done = true
@@ -60,13 +73,18 @@ export class LayerTracker {
     let current = 0
     let known = 0
     let done = 0
-    for (const layer of this.layers.values()) {
-      current += layer.current
-      known += layer.total ?? 0
+    let extracted = 0
+    const sizes = this.layerSizes?.()
+    for (const [id, layer] of this.layers) {
+      const size = layer.total ?? sizes?.get(id)
+      current += size !== undefined && layer.done ? Math.max(layer.current, size) : layer.current
+      known += size ?? 0
       if (layer.done) done++
+      if (layer.extracted) extracted++
     }
 
-    const total = this.sizeHint ?? (known > 0 ? known : undefined)
+    const hint = typeof this.sizeHint === 'function' ? this.sizeHint() : this.sizeHint
+    const total = hint ?? (known > 0 ? known : undefined)
     const elapsed = (Date.now() - this.startedAt) / 1000
     const rate = elapsed > 0.5 ? current / elapsed : 0
     return {
@@ -75,6 +93,10 @@ export class LayerTracker {
       etaSeconds: total && rate > 0 ? Math.max(0, (total - current) / rate) : undefined,
       layersDone: done,
       layersTotal: this.layers.size,
+      // Everything downloaded, not all of it unpacked: the engine is extracting (many seconds for a big image).
+      ...(this.words.extracting && done === this.layers.size && done > 0 && extracted < done
+        ? {extracting: {done: extracted, total: this.layers.size}}
+        : {}),
       ref: this.ref,
       totalBytes: total,
     }

@@ -1,4 +1,4 @@
-import type {ContainerRuntime, LogLine} from '../adapters/types.js'
+import type {ContainerRuntime, LogLine, LogOptions} from '../adapters/types.js'
 import type {StigmerPaths} from '../lib/paths.js'
 
 import {StigmerError, usageError} from '../lib/errors.js'
@@ -52,6 +52,24 @@ function noContainer(runtime: ContainerRuntime): StigmerError {
   )
 }
 
+/**
+ * A container's lines a batch at a time: the runtime's own batches when it has them
+ * (one promise per chunk of the engine's stream), otherwise its lines one by one.
+ * @yields batches of lines, in the order the engine sent them.
+ */
+export async function* lineBatches(
+  runtime: ContainerRuntime,
+  id: string,
+  options: LogOptions,
+): AsyncGenerator<readonly LogLine[]> {
+  if (runtime.logBatches) {
+    yield* runtime.logBatches(id, options)
+    return
+  }
+
+  for await (const line of runtime.logs(id, options)) yield [line]
+}
+
 interface Entry {
   source: 'agent-runner' | 'stigmer'
   stream: 'stderr' | 'stdout'
@@ -67,12 +85,13 @@ async function collect(
 ): Promise<Entry[]> {
   const entries: Entry[] = []
   if (id) {
-    for await (const line of runtime.logs(id, {
+    for await (const batch of lineBatches(runtime, id, {
       timestamps: options.timestamps || options.all,
       ...(options.since === undefined ? {} : {since: options.since}),
       ...(options.tail === undefined ? {} : {tail: options.tail}),
     })) {
-      entries.push({source: 'agent-runner', stream: line.stream, text: line.text, timestamp: line.timestamp})
+      for (const line of batch)
+        entries.push({source: 'agent-runner', stream: line.stream, text: line.text, timestamp: line.timestamp})
     }
   }
 
@@ -178,14 +197,14 @@ export async function followLogs(
 
     while (container) {
       try {
-        for await (const line of runtime.logs(container.id, {
+        for await (const batch of lineBatches(runtime, container.id, {
           follow: options.follow,
           signal: options.signal,
           timestamps: options.timestamps,
           ...(since === undefined ? {} : {since}),
           ...(tail === undefined ? {} : {tail}),
         })) {
-          emit(line.stream, render(line, options))
+          for (const line of batch) emit(line.stream, render(line, options))
         }
       } catch (error) {
         await stopped(error)

@@ -53,6 +53,18 @@ export class RegistryClient {
 
   /** Compressed download size for a platform: config + layers. undefined when the registry cannot say. */
   async downloadSize(platform: {architecture: string; os: string; variant?: string}): Promise<number | undefined> {
+    return (await this.download(platform))?.size
+  }
+
+  /**
+   * The download for a platform: its compressed size (config + layers), and each layer's size by
+   * the short id engines name layers with in their progress (the digest's first 12 hex digits).
+   */
+  async download(platform: {
+    architecture: string
+    os: string
+    variant?: string
+  }): Promise<undefined | {layers: Map<string, number>; size: number}> {
     let manifest = await this.manifest(this.ref.digest ?? this.ref.tag ?? 'latest')
     if (manifest.manifests) {
       const match =
@@ -70,7 +82,8 @@ export class RegistryClient {
     }
 
     if (!manifest.layers) return undefined
-    return (manifest.config?.size ?? 0) + manifest.layers.reduce((sum, l) => sum + l.size, 0)
+    const layers = new Map(manifest.layers.map((l) => [l.digest.replace(/^sha256:/, '').slice(0, 12), l.size]))
+    return {layers, size: (manifest.config?.size ?? 0) + manifest.layers.reduce((sum, l) => sum + l.size, 0)}
   }
 
   private async get(url: string): Promise<Response> {

@@ -11,6 +11,8 @@ export interface PullStats {
   readonly layersTotal: number
   readonly bytesPerSecond: number
   readonly etaSeconds: number | undefined
+  /** Set once everything is downloaded and the engine unpacks the layers: how many it has unpacked. */
+  readonly extracting?: {readonly done: number; readonly total: number}
 }
 
 /** Where pull progress goes: a live bar, periodic plain lines, or nowhere (--json). */
@@ -30,6 +32,11 @@ export function progressLine(stats: PullStats, width = 24): string {
       : `[${'#'.repeat(Math.round(fraction * width)).padEnd(width, '-')}] ${String(Math.floor(fraction * 100)).padStart(3)}% `
   const amount = total ? `${formatBytes(stats.currentBytes)}/${formatBytes(total)}` : formatBytes(stats.currentBytes)
   const rate = stats.bytesPerSecond > 0 ? `  ${formatBytes(stats.bytesPerSecond)}/s` : ''
+  if (stats.extracting) {
+    // The download is over: the bar would sit at 100 % (or 99 %) while the engine unpacks.
+    return `${bar}${amount}  extracting, ${stats.extracting.done}/${stats.extracting.total} layers unpacked`
+  }
+
   const eta = stats.etaSeconds === undefined ? '' : `  ETA ${formatDuration(stats.etaSeconds)}`
   return `${bar}${amount}${rate}${eta}`
 }
@@ -40,6 +47,7 @@ export function ttyReporter(
   render?: (line: string) => void,
 ): PullReporter {
   let last = 0
+  let extracting = false
   const draw = (line: string) => {
     if (render) render(line)
     else stream.write(`\r\u001B[2K${line}`)
@@ -58,8 +66,10 @@ export function ttyReporter(
     },
     update(stats) {
       const now = Date.now()
-      if (now - last < 100) return
+      // The switch to extracting is drawn at once: no event may follow it until the pull ends.
+      if (now - last < 100 && Boolean(stats.extracting) === extracting) return
       last = now
+      extracting = Boolean(stats.extracting)
       draw(progressLine(stats))
     },
   }
@@ -72,6 +82,7 @@ export function lineReporter(
 ): PullReporter {
   let last = 0
   let latest: PullStats | undefined
+  let extracting = false
   return {
     begin(ref, size) {
       last = Date.now()
@@ -86,7 +97,8 @@ export function lineReporter(
     update(stats) {
       latest = stats
       const now = Date.now()
-      if (now - last < everyMs) return
+      if (now - last < everyMs && (extracting || !stats.extracting)) return
+      extracting = Boolean(stats.extracting)
       last = now
       write(`pull: ${progressLine(stats, 0).replace(/^\[\] /, '')}`)
     },

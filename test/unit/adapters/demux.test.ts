@@ -109,4 +109,24 @@ describe('demuxLines', () => {
     const raw = await collect([bytes.subarray(0, cut), bytes.subarray(cut)], {raw: true})
     expect(text(raw)).to.deep.equal(['stdout:naïve ✓ done'])
   })
+
+  it('one chunk of many frames: runs of one stream are kept in order, and parts joined across streams', async () => {
+    const chunk = Buffer.concat([
+      frame(1, 'a1\n'),
+      frame(1, 'a2 '),
+      frame(2, 'b1\n'),
+      frame(1, 'more\n'),
+      frame(1, ''),
+      frame(2, 'b2\nb3\n'),
+      frame(1, 'a3\n'),
+    ])
+    expect(text(await collect([chunk]))).to.deep.equal([
+      'stdout:a1',
+      'stderr:b1',
+      'stdout:a2 more',
+      'stderr:b2',
+      'stderr:b3',
+      'stdout:a3',
+    ])
+  })
 })

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
 import {LayerTracker, PULL_EVENTS, PUSH_EVENTS} from '../../../src/services/layer-progress.js'
+import {progressLine} from '../../../src/ui/pull-reporter.js'
 
 describe('layer progress', () => {
   describe('pulls', () => {
@@ -35,6 +36,39 @@ describe('layer progress', () => {
       expect(s.currentBytes).to.equal(1000)
       expect(s.layersDone).to.equal(1)
       expect(s.layersTotal).to.equal(2)
+    })
+
+    it('everything downloaded and not yet unpacked: the extract phase, shown on the line instead of a bar stuck at 100 %', () => {
+      const t = new LayerTracker('img', PULL_EVENTS, 1500)
+      t.apply({current: 1000, id: 'a', kind: 'layer', status: 'Downloading', total: 1000})
+      t.apply({current: 400, id: 'b', kind: 'layer', status: 'Downloading', total: 500})
+      expect(t.stats().extracting).to.equal(undefined)
+      t.apply({id: 'a', kind: 'layer', status: 'Download complete'})
+      t.apply({id: 'b', kind: 'layer', status: 'Download complete'})
+      t.apply({current: 10, id: 'a', kind: 'layer', status: 'Extracting', total: 1000})
+      expect(t.stats().extracting).to.deep.equal({done: 0, total: 2})
+      t.apply({id: 'a', kind: 'layer', status: 'Pull complete'})
+      const s = t.stats()
+      expect(s.extracting).to.deep.equal({done: 1, total: 2})
+      expect(progressLine(s, 4)).to.match(/^\[####\] 100% .*extracting, 1\/2 layers unpacked$/)
+      t.apply({id: 'b', kind: 'layer', status: 'Pull complete'})
+      expect(t.stats().extracting).to.equal(undefined)
+    })
+
+    it("Podman's events carry no sizes: the manifest's layer sizes move the bar as layers complete", () => {
+      const sizes = new Map([
+        ['aaaaaaaaaaaa', 300],
+        ['bbbbbbbbbbbb', 700],
+      ])
+      const t = new LayerTracker('img', PULL_EVENTS, 1000, () => sizes)
+      t.apply({id: 'aaaaaaaaaaaa', kind: 'layer', status: 'Pulling fs layer'})
+      t.apply({id: 'bbbbbbbbbbbb', kind: 'layer', status: 'Pulling fs layer'})
+      expect(t.stats().currentBytes).to.equal(0)
+      t.apply({id: 'aaaaaaaaaaaa', kind: 'layer', status: 'Download complete'})
+      expect(t.stats().currentBytes).to.equal(300)
+      t.apply({id: 'bbbbbbbbbbbb', kind: 'layer', status: 'Download complete'})
+      expect(t.stats()).to.include({currentBytes: 1000, layersDone: 2})
+      expect(t.stats().extracting).to.deep.equal({done: 0, total: 2})
     })
 
     it('no total known: no ETA', () => {

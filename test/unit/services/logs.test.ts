@@ -6,7 +6,7 @@ import type {StigmerPaths} from '../../../src/lib/paths.js'
 import {RuntimeError} from '../../../src/adapters/errors.js'
 import {StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
-import {followLogs, parseSince, readLogs} from '../../../src/services/logs.js'
+import {followLogs, lineBatches, parseSince, readLogs} from '../../../src/services/logs.js'
 
 describe('logs service', () => {
   describe('parseSince', () => {
@@ -138,6 +138,44 @@ describe('logs service', () => {
         '\u001B]52;c;ZXZpbA==\u0007\u001B[2Jtitle\u001B]0;pwned\u0007 done',
         'db postgres://u:****@db/x',
       ])
+    })
+  })
+
+  describe('lineBatches', () => {
+    const line = (text: string, stream: 'stderr' | 'stdout' = 'stdout'): LogLine => ({
+      stream,
+      text,
+      timestamp: undefined,
+    })
+
+    it("uses the runtime's batches when it has them, and never its line-by-line logs", async () => {
+      const runtime = {
+        async *logBatches(): AsyncGenerator<readonly LogLine[]> {
+          yield [line('a'), line('b', 'stderr')]
+          yield [line('c')]
+        },
+        logs() {
+          throw new Error('logs() should not be called')
+        },
+      } as unknown as ContainerRuntime
+      const batches: LogLine[][] = []
+      for await (const batch of lineBatches(runtime, 'c1', {})) batches.push([...batch])
+      expect(batches.map((b) => b.map((l) => `${l.stream}:${l.text}`))).to.deep.equal([
+        ['stdout:a', 'stderr:b'],
+        ['stdout:c'],
+      ])
+    })
+
+    it('falls back to logs() for a runtime without batches (a plugin written before them)', async () => {
+      const runtime = {
+        async *logs(): AsyncGenerator<LogLine> {
+          yield line('a')
+          yield line('b')
+        },
+      } as unknown as ContainerRuntime
+      const texts: string[] = []
+      for await (const batch of lineBatches(runtime, 'c1', {})) texts.push(batch.map((l) => l.text).join(','))
+      expect(texts).to.deep.equal(['a', 'b'])
     })
   })
 

@@ -6,7 +6,7 @@ import type {PullReporter, PullStats} from '../../../src/ui/pull-reporter.js'
 import {RuntimeError} from '../../../src/adapters/errors.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
-import {firstRunMessage, isTransient, pullImage} from '../../../src/services/pull.js'
+import {firstRunMessage, isTransient, platformOf, pullImage} from '../../../src/services/pull.js'
 import {rejectionOf} from '../../helpers/rejection.js'
 
 function recorder(): PullReporter & {ended: string[]; messages: string[]; updates: PullStats[]} {
@@ -57,6 +57,29 @@ describe('pull service', () => {
       ]) {
         expect(isTransient(error), String(error)).to.equal(false)
       }
+    })
+  })
+
+  describe('platformOf', () => {
+    it("a local socket's engine is not asked: it runs on this machine's architecture", async () => {
+      const runtime = {
+        endpoint: {url: 'unix:///run/podman/podman.sock'},
+        info() {
+          throw new Error('info() should not be called')
+        },
+      } as unknown as ContainerRuntime
+      expect(await platformOf(runtime, 'x64')).to.deep.equal({architecture: 'amd64', os: 'linux'})
+      expect(await platformOf(runtime, 'arm64')).to.deep.equal({architecture: 'arm64', os: 'linux'})
+    })
+
+    it('a remote engine (tcp, ssh) is asked', async () => {
+      const runtime = {
+        endpoint: {url: 'ssh://me@build-box'},
+        async info() {
+          return {arch: 'aarch64', os: 'linux'}
+        },
+      } as unknown as ContainerRuntime
+      expect(await platformOf(runtime, 'x64')).to.deep.equal({architecture: 'arm64', os: 'linux'})
     })
   })
 
