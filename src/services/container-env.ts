@@ -71,6 +71,11 @@ export const CONTAINER_ENV: readonly EnvVarSpec[] = [
   {default: 'INFO', description: 'Log level of the agent-runner.', flag: 'log-level', name: 'LOG_LEVEL'},
 ]
 
+/** A variable's value when nothing sets it (the table's default), for readers of a container's environment. */
+export function envDefault(name: string): string {
+  return CONTAINER_ENV.find((v) => v.name === name)?.default ?? ''
+}
+
 export interface EnvInputs {
   /** Values from flags, by variable name. */
   readonly flags: Readonly<Record<string, string | undefined>>

@@ -29,7 +29,7 @@ import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {reporterFor} from '../ui/pull-reporter.js'
-import {buildContainerEnv, type ContainerEnvironment} from './container-env.js'
+import {buildContainerEnv, type ContainerEnvironment, envDefault} from './container-env.js'
 import {ifEngineStopped} from './engine-gone.js'
 import {firstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
@@ -552,15 +552,16 @@ export async function ensureImage(
 function hostTemporalAddress(req: Pick<StartRequest, 'configEnv' | 'envFlags' | 'extraEnv' | 'hostEnv'>): string {
   return (
     buildContainerEnv({configEnv: req.configEnv, extra: req.extraEnv, flags: req.envFlags, hostEnv: req.hostEnv}).env
-      .TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233'
+      .TEMPORAL_SERVICE_ADDRESS ?? envDefault('TEMPORAL_SERVICE_ADDRESS')
   )
 }
 
 /** Namespace and task queue the runner polls, as the container gets them. */
 function taskQueueOf(env: Readonly<Record<string, string | undefined>>): {namespace: string; taskQueue: string} {
   return {
-    namespace: env.TEMPORAL_NAMESPACE || 'default',
-    taskQueue: env.TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE || 'agent_execution_runner',
+    namespace: env.TEMPORAL_NAMESPACE || envDefault('TEMPORAL_NAMESPACE'),
+    taskQueue:
+      env.TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE || envDefault('TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE'),
   }
 }
 
@@ -918,7 +919,7 @@ export interface Registration {
 /** Where to ask about a running container's registration: the host's view of its Temporal, its namespace and queue. */
 function registrationTarget(info: ContainerInfo): {address: string; namespace: string; taskQueue: string} {
   return {
-    address: info.labels[LABEL_TEMPORAL] ?? info.env.TEMPORAL_SERVICE_ADDRESS ?? 'localhost:7233',
+    address: info.labels[LABEL_TEMPORAL] ?? info.env.TEMPORAL_SERVICE_ADDRESS ?? envDefault('TEMPORAL_SERVICE_ADDRESS'),
     ...taskQueueOf(info.env),
   }
 }

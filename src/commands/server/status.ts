@@ -15,7 +15,7 @@ export function statusExitCode(status: Pick<StatusResult, 'healthy' | 'running'>
   return status.healthy ? ExitCode.OK : ExitCode.NOT_HEALTHY
 }
 
-function describeRegistration(r: Registration): string {
+function registrationLine(r: Registration): string {
   if (r.pollers === undefined) return `registered: unknown (${r.error ?? `Temporal at ${r.address} did not answer`})`
   const where = `${r.taskQueue} (namespace ${r.namespace}) at ${r.address}`
   return r.pollers > 0 ? `registered: ${r.pollers} poller(s) on ${where}` : `not registered: no poller on ${where}`
@@ -67,7 +67,7 @@ Exit codes (for scripts): 0 running and healthy (or running, for an image withou
       this.logForeign(`  network     ${status.network}${status.networkReason ? `: ${status.networkReason}` : ''}`)
       this.logForeign(`  workspace   ${status.workspace ?? '?'} -> /workspace`)
       if (status.lastProbe) this.logForeign(`  last probe  ${status.lastProbe.split('\n')[0]}`)
-      if (status.registration) this.logForeign(`  temporal    ${describeRegistration(status.registration)}`)
+      if (status.registration) this.logForeign(`  temporal    ${registrationLine(status.registration)}`)
       this.logForeign('  environment')
       for (const [name, value] of Object.entries(status.env).sort(([a], [b]) => a.localeCompare(b))) {
         if (/^(PATH|HOME|HOSTNAME|LANG|GPG_KEY|PYTHON_\w+|container)$/.test(name)) continue
