@@ -78,6 +78,9 @@ for (const {name: engine} of ENGINES) {
         timeoutMs: opts.timeoutMs ?? 240_000,
       })
     const out = (r: {stderr: string; stdout: string}) => `${r.stderr}\n${r.stdout}`
+    /** `stigmer server start --image IMAGE ...flags` on this engine, with that STIGMER_HOME. */
+    const start = (home: string, image: string, ...flags: string[]) =>
+      cli(['server', 'start', '--runtime', engine, '--image', image, ...flags], {home})
 
     /** Files in the image, through its own shell (the entrypoint bypassed). */
     const filesIn = (ref: string): string[] => {
@@ -161,11 +164,8 @@ for (const {name: engine} of ENGINES) {
 
     it('the seed starts, becomes ready once connected to Temporal, and registers a poller on its task queue', async () => {
       const home = stigmerHome()
-      const start = await cli(
-        ['server', 'start', '--runtime', engine, '--image', built.seed, '--timeout', '60', '--json'],
-        {home},
-      )
-      expect(start.code, out(start)).to.equal(0)
+      const started = await start(home, built.seed, '--timeout', '60', '--json')
+      expect(started.code, out(started)).to.equal(0)
       const logs = await cli(['server', 'logs', '--runtime', engine], {home})
       expect(logs.stdout + logs.stderr).to.include('Worker ready, polling for tasks...')
       const status = await cli(['server', 'status', '--runtime', engine], {home})
@@ -208,23 +208,9 @@ for (const {name: engine} of ENGINES) {
         host.once('connect', resolve)
       })
       try {
-        const start = await cli(
-          [
-            'server',
-            'start',
-            '--runtime',
-            engine,
-            '--image',
-            images.v1,
-            '--env',
-            'FIXTURE_NEVER_READY=1',
-            '--timeout',
-            '6',
-          ],
-          {home},
-        )
-        expect(start.code, out(start)).to.equal(31)
-        expect(start.stderr).to.include('not ready: no connection to localhost:7233')
+        const started = await start(home, images.v1, '--env', 'FIXTURE_NEVER_READY=1', '--timeout', '6')
+        expect(started.code, out(started)).to.equal(31)
+        expect(started.stderr).to.include('not ready: no connection to localhost:7233')
       } finally {
         host.destroy()
       }
@@ -232,21 +218,7 @@ for (const {name: engine} of ENGINES) {
 
     it('start with no Temporal: fails within --timeout and says Temporal is the reason; nothing left', async () => {
       const home = stigmerHome()
-      const result = await cli(
-        [
-          'server',
-          'start',
-          '--runtime',
-          engine,
-          '--image',
-          built.seed,
-          '--temporal-address',
-          '127.0.0.1:1',
-          '--timeout',
-          '8',
-        ],
-        {home},
-      )
+      const result = await start(home, built.seed, '--temporal-address', '127.0.0.1:1', '--timeout', '8')
       expect(result.code, out(result)).to.equal(31)
       expect(result.ms).to.be.lessThan(40_000)
       expect(result.stderr).to.match(/Temporal does not answer at 127\.0\.0\.1:1/)
@@ -260,26 +232,19 @@ for (const {name: engine} of ENGINES) {
       expect(info?.labels[ENTRYPOINT_LABEL]).to.equal('/app/.venv/bin/stigmer-runner')
       expect(info?.labels['io.stigmer.installer']).to.equal('pip')
       const home = stigmerHome()
-      const start = await cli(
-        [
-          'server',
-          'start',
-          '--runtime',
-          engine,
-          '--image',
-          built.pep621,
-          '--wait-for',
-          'registered',
-          '--env',
-          'TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE=shape-pep621',
-          '--timeout',
-          '60',
-          '--json',
-        ],
-        {home},
+      const started = await start(
+        home,
+        built.pep621,
+        '--wait-for',
+        'registered',
+        '--env',
+        'TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE=shape-pep621',
+        '--timeout',
+        '60',
+        '--json',
       )
-      expect(start.code, out(start)).to.equal(0)
-      const json = start.json as {registered: {pollers: string[]; taskQueue: string}}
+      expect(started.code, out(started)).to.equal(0)
+      const json = started.json as {registered: {pollers: string[]; taskQueue: string}}
       expect(json.registered.taskQueue).to.equal('shape-pep621')
       expect(json.registered.pollers.length).to.be.greaterThan(0)
       const stop = await cli(['server', 'stop', '--runtime', engine], {home})
