@@ -60,17 +60,40 @@ export function resolveRequested(name: string, providers: readonly RuntimeProvid
   return provider
 }
 
-/**
- * Finds a usable engine. Order: an explicit choice, else Docker if it answers,
- * else Podman if it answers (else plugin runtimes). Candidates are probed in
- * parallel and chosen in order, so a missing Docker costs one failed stat.
- */
-export async function detect(options: DetectOptions): Promise<DetectionResult> {
-  const {ctx} = options
-  const providers = options.requested
-    ? [resolveRequested(options.requested.name, options.providers, options.requested.source)]
-    : options.providers
-  const plan: Array<{candidate: Candidate; provider: RuntimeProvider; strategy: string}> = []
+/** The provider of the chosen endpoint: the engine the probe identified (podman-docker at docker.sock), else its own. */
+function chosenProvider(
+  chosen: CandidateReport | undefined,
+  providers: readonly RuntimeProvider[],
+): RuntimeProvider | undefined {
+  if (!chosen) return undefined
+  return providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider)
+}
+
+function candidateReport(
+  p: PlanEntry,
+  probe: ProbeResult,
+  eligible: boolean,
+  providers: readonly RuntimeProvider[],
+): CandidateReport {
+  // What answered may be another engine than the strategy's (Podman's docker-compatible socket).
+  const identifiedAs = probe.engine && providers.some((x) => x.name === probe.engine) ? probe.engine : p.provider.name
+  const usable = probe.state === 'ok'
+  return {
+    candidate: p.candidate,
+    eligible,
+    identifiedAs,
+    probe,
+    provider: p.provider.name,
+    strategy: p.strategy,
+    usable,
+  }
+}
+
+type PlanEntry = {candidate: Candidate; provider: RuntimeProvider; strategy: string}
+
+/** Every candidate endpoint, provider by provider, in order; an explicit one ends its provider's list. */
+function planCandidates(providers: readonly RuntimeProvider[], ctx: RuntimeContext): PlanEntry[] {
+  const plan: PlanEntry[] = []
   for (const provider of providers) {
     let explicitSeen = false
     for (const strategy of provider.strategies(ctx)) {
@@ -84,6 +107,56 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
       }
     }
   }
+
+  return plan
+}
+
+/**
+ * A candidate's final probe result: a spawnable one is probed now and, when it may be chosen,
+ * started; one that is not needed or may not be chosen says why.
+ */
+async function settleProbe(
+  p: PlanEntry,
+  early: ProbeResult | undefined,
+  how: {
+    canChoose: boolean
+    chosen: boolean
+    ctx: RuntimeContext
+    mayStart: boolean
+    namedSource: string | undefined
+    probeEndpoint: NonNullable<DetectOptions['probe']>
+    timeoutMs: number
+  },
+): Promise<ProbeResult> {
+  const notConsidered = `not considered: ${how.namedSource} names the engine to use`
+  if (early !== undefined) return how.canChoose ? early : {...early, detail: `${early.detail}; ${notConsidered}`}
+  // A spawnable candidate: its socket may be up from an earlier run.
+  const probe = await how.probeEndpoint(p.candidate.endpoint, how.timeoutMs)
+  if (probe.state === 'ok') return probe
+  if (how.mayStart && p.provider.spawn) {
+    try {
+      await p.provider.spawn(p.candidate, how.ctx)
+      return await how.probeEndpoint(p.candidate.endpoint, how.timeoutMs)
+    } catch (error) {
+      return {detail: `could not start it: ${(error as Error).message}`, ms: probe.ms, state: 'error'}
+    }
+  }
+
+  const why = how.canChoose ? (how.chosen ? 'not needed: another engine answered' : probe.detail) : notConsidered
+  return {...probe, detail: why, state: 'unprobed'}
+}
+
+/**
+ * Finds a usable engine. Order: an explicit choice, else Docker if it answers,
+ * else Podman if it answers (else plugin runtimes). Candidates are probed in
+ * parallel and chosen in order, so a missing Docker costs one failed stat.
+ */
+export async function detect(options: DetectOptions): Promise<DetectionResult> {
+  const {ctx} = options
+  const providers = options.requested
+    ? [resolveRequested(options.requested.name, options.providers, options.requested.source)]
+    : options.providers
+  const plan = planCandidates(providers, ctx)
 
   // An endpoint the user named is the only one that may be chosen: when it does not answer,
   // the answer is "it does not answer", never another engine (a script that reads "not running"
@@ -104,58 +177,28 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   const reports: CandidateReport[] = []
   let chosen: CandidateReport | undefined
   for (const [i, p] of plan.entries()) {
-    let probe = probes[i]
     const canChoose = eligible(p)
-    if (probe === undefined) {
-      // A spawnable candidate: its socket may be up from an earlier run.
-      probe = await probeEndpoint(p.candidate.endpoint, timeoutMs)
-      if (probe.state !== 'ok' && canChoose && !chosen && options.allowSpawn !== false && p.provider.spawn) {
-        try {
-          await p.provider.spawn(p.candidate, ctx)
-          probe = await probeEndpoint(p.candidate.endpoint, timeoutMs)
-        } catch (error) {
-          probe = {detail: `could not start it: ${(error as Error).message}`, ms: probe.ms, state: 'error'}
-        }
-      } else if (probe.state !== 'ok') {
-        const why = canChoose
-          ? chosen
-            ? 'not needed: another engine answered'
-            : probe.detail
-          : `not considered: ${named!.candidate.endpoint.source} names the engine to use`
-        probe = {...probe, detail: why, state: 'unprobed'}
-      }
-    } else if (!canChoose) {
-      probe = {
-        ...probe,
-        detail: `${probe.detail}; not considered: ${named!.candidate.endpoint.source} names the engine to use`,
-      }
-    }
-
-    const usable = probe.state === 'ok'
-    const identifiedAs = probe.engine && providers.some((x) => x.name === probe.engine) ? probe.engine : p.provider.name
-    const report: CandidateReport = {
-      candidate: p.candidate,
-      eligible: canChoose,
-      identifiedAs,
-      probe,
-      provider: p.provider.name,
-      strategy: p.strategy,
-      usable,
-    }
+    const probe = await settleProbe(p, probes[i], {
+      canChoose,
+      chosen: chosen !== undefined,
+      ctx,
+      mayStart: canChoose && !chosen && options.allowSpawn !== false,
+      namedSource: named?.candidate.endpoint.source,
+      probeEndpoint,
+      timeoutMs,
+    })
+    const report = candidateReport(p, probe, canChoose, providers)
     reports.push(report)
-    if (usable && canChoose && !chosen) {
+    if (report.usable && canChoose && !chosen) {
       chosen = report
       if (!options.exhaustive) break
     }
   }
 
-  const provider = chosen
-    ? (providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider))
-    : undefined
   return {
     choiceSource,
     chosen,
-    provider,
+    provider: chosenProvider(chosen, providers),
     reports,
     requested: options.requested?.name,
     ...(named

@@ -36,24 +36,7 @@ export function parseEndpointUrl(url: string, variable = 'DOCKER_HOST'): ParsedE
 
     case 'ssh':
     case 'tcp': {
-      let parsed: URL
-      try {
-        parsed = new URL(trimmed)
-      } catch {
-        throw bad('the host part cannot be parsed')
-      }
-
-      if (parsed.hostname === '') throw bad('it names no host')
-      const defaultPort = scheme === 'ssh' ? 22 : 2375
-      const port = parsed.port === '' ? defaultPort : Number(parsed.port)
-      if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw bad(`port "${parsed.port}" is out of range`)
-      if (scheme === 'tcp' && parsed.pathname !== '' && parsed.pathname !== '/') throw bad('a tcp endpoint has no path')
-      return {
-        host: parsed.hostname.replaceAll(/^\[|\]$/g, ''),
-        port,
-        protocol: scheme,
-        ...(parsed.username ? {username: decodeURIComponent(parsed.username)} : {}),
-      }
+      return parseNetworkEndpoint(trimmed, scheme, bad)
     }
 
     case 'unix': {
@@ -69,4 +52,26 @@ export function parseEndpointUrl(url: string, variable = 'DOCKER_HOST'): ParsedE
 
 export function endpoint(url: string, source: string, tls?: Endpoint['tls']): Endpoint {
   return tls ? {source, tls, url} : {source, url}
+}
+
+/** tcp:// and ssh://: host, port (2375 and 22 by default), the ssh user. */
+function parseNetworkEndpoint(url: string, scheme: 'ssh' | 'tcp', bad: (why: string) => Error): ParsedEndpoint {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw bad('the host part cannot be parsed')
+  }
+
+  if (parsed.hostname === '') throw bad('it names no host')
+  const defaultPort = scheme === 'ssh' ? 22 : 2375
+  const port = parsed.port === '' ? defaultPort : Number(parsed.port)
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw bad(`port "${parsed.port}" is out of range`)
+  if (scheme === 'tcp' && parsed.pathname !== '' && parsed.pathname !== '/') throw bad('a tcp endpoint has no path')
+  return {
+    host: parsed.hostname.replaceAll(/^\[|\]$/g, ''),
+    port,
+    protocol: scheme,
+    ...(parsed.username ? {username: decodeURIComponent(parsed.username)} : {}),
+  }
 }
