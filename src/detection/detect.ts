@@ -1,10 +1,24 @@
-import type {Endpoint} from '../adapters/types.js'
-import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'
-import type {Candidate} from './strategies.js'
+import type {Endpoint} from './endpoint.js'
+import type {Candidate, MachineView, RuntimeContext, Strategy} from './strategies.js'
 
 import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {type ProbeResult, probeEndpoint as realProbe} from './probe.js'
+
+/**
+ * What detection needs of a runtime provider: how to find it and what to say when it is
+ * missing. `RuntimeProvider` (src/adapters/types.ts) is one; detection never builds an adapter.
+ */
+export interface DetectableProvider {
+  readonly name: string
+  readonly displayName: string
+  strategies(ctx: RuntimeContext): Strategy[]
+  spawn?(candidate: Candidate, ctx: RuntimeContext): Promise<void>
+  installHints(platform: NodeJS.Platform): string[]
+  startHints(platform: NodeJS.Platform, candidate?: Candidate): string[]
+  permissionHints(platform: NodeJS.Platform, socket: string): string[]
+  installed(machine: MachineView): boolean
+}
 
 export interface CandidateReport {
   readonly provider: string
@@ -22,9 +36,9 @@ export interface CandidateReport {
   readonly eligible: boolean
 }
 
-export interface DetectionResult {
+export interface DetectionResult<P extends DetectableProvider = DetectableProvider> {
   readonly chosen: CandidateReport | undefined
-  readonly provider: RuntimeProvider | undefined
+  readonly provider: P | undefined
   readonly reports: readonly CandidateReport[]
   /** Where the choice came from: "--runtime", "STIGMER_CONTAINER_RUNTIME", "config file", "remembered", "auto". */
   readonly choiceSource: string
@@ -33,8 +47,8 @@ export interface DetectionResult {
   readonly named?: {readonly url: string; readonly source: string; readonly runtime: string}
 }
 
-export interface DetectOptions {
-  readonly providers: readonly RuntimeProvider[]
+export interface DetectOptions<P extends DetectableProvider = DetectableProvider> {
+  readonly providers: readonly P[]
   readonly ctx: RuntimeContext
   /** An explicit runtime name and where it came from. */
   readonly requested?: {name: string; source: string}
@@ -48,7 +62,11 @@ export interface DetectOptions {
 }
 
 /** Checks a runtime name against the known ones; unknown names are usage errors. */
-export function resolveRequested(name: string, providers: readonly RuntimeProvider[], source: string): RuntimeProvider {
+export function resolveRequested<P extends DetectableProvider>(
+  name: string,
+  providers: readonly P[],
+  source: string,
+): P {
   const wanted = name.trim().toLowerCase()
   const provider = providers.find((p) => p.name === wanted)
   if (!provider) {
@@ -65,12 +83,12 @@ export function resolveRequested(name: string, providers: readonly RuntimeProvid
  * else Podman if it answers (else plugin runtimes). Candidates are probed in
  * parallel and chosen in order, so a missing Docker costs one failed stat.
  */
-export async function detect(options: DetectOptions): Promise<DetectionResult> {
+export async function detect<P extends DetectableProvider>(options: DetectOptions<P>): Promise<DetectionResult<P>> {
   const {ctx} = options
   const providers = options.requested
     ? [resolveRequested(options.requested.name, options.providers, options.requested.source)]
     : options.providers
-  const plan: Array<{candidate: Candidate; provider: RuntimeProvider; strategy: string}> = []
+  const plan: Array<{candidate: Candidate; provider: P; strategy: string}> = []
   for (const provider of providers) {
     let explicitSeen = false
     for (const strategy of provider.strategies(ctx)) {
@@ -176,7 +194,7 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
  */
 export function detectionFailure(
   result: DetectionResult,
-  providers: readonly RuntimeProvider[],
+  providers: readonly DetectableProvider[],
   ctx: RuntimeContext,
 ): StigmerError {
   const platform = ctx.machine.platform
@@ -245,10 +263,10 @@ export function detectionFailure(
  * exit 11, naming it and where it came from. Nothing else was tried in its place.
  */
 function namedEndpointFailure(input: {
-  considered: readonly RuntimeProvider[]
+  considered: readonly DetectableProvider[]
   data: Record<string, unknown>
   platform: NodeJS.Platform
-  providers: readonly RuntimeProvider[]
+  providers: readonly DetectableProvider[]
   report: CandidateReport
   result: DetectionResult
   tried: string
