@@ -24,6 +24,7 @@ export const dockerProvider: RuntimeProvider = {
     return new DockerAdapter(endpoint, ctx)
   },
   displayName: 'Docker',
+  identifiedByPing: true,
   installHints(platform) {
     if (platform === 'linux') {
       return [
@@ -70,6 +71,7 @@ export const podmanProvider: RuntimeProvider = {
     return new PodmanAdapter(endpoint, ctx)
   },
   displayName: 'Podman',
+  identifiedByPing: true,
   installHints(platform) {
     if (platform === 'darwin')
       return [

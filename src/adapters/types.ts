@@ -393,6 +393,8 @@ export interface RuntimeProvider {
   readonly cli: string
   /** What differs about this engine; the generic ones when absent (see src/adapters/capabilities.ts). */
   readonly capabilities?: EngineCapabilities
+  /** Its sockets may be answered by Docker or Podman, told apart by the ping's headers (see detection/detect.ts). */
+  readonly identifiedByPing?: boolean
   strategies(ctx: RuntimeContext): Strategy[]
   /** Builds the adapter for an endpoint that answered. Loads the engine client lazily. */
   create(endpoint: Endpoint, ctx: RuntimeContext): Promise<ContainerRuntime>

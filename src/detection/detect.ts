@@ -12,6 +12,12 @@ import {type ProbeResult, probeEndpoint as realProbe} from './probe.js'
 export interface DetectableProvider {
   readonly name: string
   readonly displayName: string
+  /**
+   * Its endpoints may be answered by another built-in engine, told apart by the ping's headers
+   * (a Podman socket at /var/run/docker.sock is Podman). Docker's and Podman's providers say
+   * so; an engine that does not is never renamed by its ping.
+   */
+  readonly identifiedByPing?: boolean
   strategies(ctx: RuntimeContext): Strategy[]
   spawn?(candidate: Candidate, ctx: RuntimeContext): Promise<void>
   installHints(platform: NodeJS.Platform): string[]
@@ -150,7 +156,10 @@ export async function detect<P extends DetectableProvider>(options: DetectOption
     }
 
     const usable = probe.state === 'ok'
-    const identifiedAs = probe.engine && providers.some((x) => x.name === probe.engine) ? probe.engine : p.provider.name
+    const identifiedAs =
+      probe.engine && p.provider.identifiedByPing && providers.some((x) => x.name === probe.engine)
+        ? probe.engine
+        : p.provider.name
     const report: CandidateReport = {
       candidate: p.candidate,
       eligible: canChoose,
