@@ -43,12 +43,21 @@ export {HOST_GLOBAL, type HostInfo} from './lib/host.js'
 export {parseImageRef} from './lib/image-ref.js'
 export {canConnect, grpcAnswers} from './lib/tcp.js'
 export {dockerProvider, podmanProvider} from './runtimes.js'
-export {getRuntime, type ResolvedRuntime, runtimeProviders, type SelectOptions} from './services/runtime.js'
+export {
+  type ChoiceReason,
+  choiceWords,
+  chooseEngine,
+  type EngineDecision,
+  getRuntime,
+  type ResolvedRuntime,
+  runtimeProviders,
+  type SelectOptions,
+} from './services/runtime.js'
 export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 
 /** The version of this API. A plugin may check `semver.satisfies(PLUGIN_API_VERSION, '^1')`. */
-export const PLUGIN_API_VERSION = '1.1.0'
+export const PLUGIN_API_VERSION = '1.2.0'
 
 /** The hook event a runtime-contributing plugin answers. */
 export const RUNTIMES_HOOK = 'stigmer:runtimes'

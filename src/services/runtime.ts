@@ -1,3 +1,8 @@
+/**
+ * Which engine stigmer uses: one decision (`chooseEngine`) for every command, `doctor` and
+ * `version` included, over the built-in providers and those plugins contribute.
+ */
+
 import type {Interfaces} from '@oclif/core'
 
 type Config = Interfaces.Config
@@ -13,11 +18,6 @@ import {ExitCode} from '../lib/exit-codes.js'
 import {stigmerPaths} from '../lib/paths.js'
 import {BUILTIN_PROVIDERS} from '../runtimes.js'
 import {readServerState} from './server-state.js'
-
-/**
- * Which engine stigmer uses: one decision (`chooseEngine`) for every command, `doctor` and
- * `version` included, over the built-in providers and those plugins contribute.
- */
 
 export interface ResolvedRuntime {
   readonly runtime: ContainerRuntime
