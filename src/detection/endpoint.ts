@@ -1,6 +1,14 @@
-import type {Endpoint} from '../adapters/types.js'
-
 import {usageError} from '../lib/errors.js'
+
+/** How to reach an engine: a unix socket, a named pipe, TCP or SSH. */
+export interface Endpoint {
+  /** Where the endpoint came from, for `stigmer doctor` ("DOCKER_HOST", "docker context 'colima'", ...). */
+  readonly source: string
+  /** The endpoint as a URL: unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host, npipe:////./pipe/docker_engine. */
+  readonly url: string
+  /** TLS material for tcp:// endpoints (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH or a context's TLS dir). */
+  readonly tls?: {ca?: string; cert?: string; key?: string; verify: boolean}
+}
 
 export interface ParsedEndpoint {
   readonly protocol: 'npipe' | 'ssh' | 'tcp' | 'unix'

@@ -1,6 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
+import {capabilitiesOf} from '../../adapters/capabilities.js'
 import {StigmerCommand} from '../../base-command.js'
 import {usageError} from '../../lib/errors.js'
 import {runtimeFlag} from '../../lib/flags.js'
@@ -66,7 +67,7 @@ Where Docker's config.json names a credential helper (credsStore, or credHelpers
     if (username === '') throw usageError('--username is empty.')
     const {runtime} = await this.runtime(flags.runtime)
     // A store that cannot keep the login says so before the password is asked for.
-    checkLoginStore(runtime.name, registry, {env: process.env})
+    checkLoginStore(capabilitiesOf(runtime).loginStore, registry, {env: process.env})
     const password = await readPassword({registry, username})
     const result = await registryLogin(runtime, {password, registry, username})
     this.log(`Logged in to ${registry} as ${username} (stored by ${result.storedWith}).`)
