@@ -21,9 +21,7 @@ export interface ImagePullResult extends PullOutcome {
 export default class ImagePull extends StigmerCommand {
   static override description = `Pulls the agent-runner image with the same progress bar, size estimate (from the registry's manifest), timeout and retries as the first-run pull of "stigmer server start" (one implementation).
 
-Which image: --image REF; else --version X.Y.Z (${DEFAULT_IMAGE_REPOSITORY}:vX.Y.Z); else the one "server start" would run: STIGMER_AGENT_RUNNER_IMAGE, "image" in ~/.stigmer/config.yaml, or the image pinned to this CLI version. --json reports the digest and the download size.
-
-Exit codes: 0 pulled; 2 usage (bad --version, --image or --pull-timeout; a digest that is not sha256: and 64 hex digits, a name over 255 or a tag over 128 characters); 10/11/12 no engine / not running / no permission (11 also when the engine stops during the pull: no retries then); 20 not found in the registry; 21 the pull failed or timed out; 24 the registry refused the credentials; 130 interrupted.`
+Which image: --image REF; else --version X.Y.Z (${DEFAULT_IMAGE_REPOSITORY}:vX.Y.Z); else the one "server start" would run: STIGMER_AGENT_RUNNER_IMAGE, "image" in ~/.stigmer/config.yaml, or the image pinned to this CLI version. --json reports the digest and the download size.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'Pull the image this CLI version pins.'},
     '<%= config.bin %> <%= command.id %> --version 1.4.0',

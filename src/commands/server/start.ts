@@ -21,9 +21,7 @@ Workspace: ~/.stigmer/data/workspace (or --workspace) is mounted at /workspace, 
 
 Environment: MODE, SANDBOX_TYPE, SANDBOX_ROOT_DIR, TEMPORAL_*, STIGMER_BACKEND_ENDPOINT, STIGMER_LLM_*, OLLAMA_BASE_URL, the API keys (only when set) and LOG_LEVEL: from flags, then your environment, then "env:" in the config file, then defaults (docs/container-mode.md). Pass secrets through your environment (or --env NAME without a value), never on the command line: they never appear in output.
 
-Running it again is safe: an identical running container is kept; a changed or stopped one is replaced; concurrent starts wait for each other. Ctrl-C removes a container this run created and exits 130.
-
-Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket permission (11 also when the engine stops during the start; a container it could not remove then is named); 20 image not found; 21 pull failed; 24 registry auth; 30 unhealthy; 31 timeout (not ready, or not registered with --wait-for registered, within --timeout; the message says when Temporal is the reason); 32 the container exited; 34 locked; 40 Temporal unreachable with --require-temporal; 41 workspace; 130 interrupted.`
+Running it again is safe: an identical running container is kept; a changed or stopped one is replaced; concurrent starts wait for each other. Ctrl-C removes a container this run created and exits 130.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --use-local-image',

@@ -9,9 +9,7 @@ import {taskUiFor} from '../../ui/tasks.js'
 export default class ServerStop extends StigmerCommand {
   static override description = `Stops the agent-runner container (SIGTERM, then SIGKILL after --timeout seconds) and removes it. It touches nothing else: not the workspace folder, not other containers, not the image. When nothing runs it says so and exits 0.
 
-The engine is the one that ran "server start" (remembered in ~/.stigmer/state), unless --runtime says otherwise.
-
-Exit codes: 0 stopped or nothing to stop; 10/11/12 engine problems; 34 another stigmer command holds the lock.`
+The engine is the one that ran "server start" (remembered in ~/.stigmer/state), unless --runtime says otherwise.`
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --timeout 30']
   static override flags = {
     runtime: runtimeFlag,
