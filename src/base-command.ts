@@ -15,8 +15,6 @@ export abstract class StigmerCommand extends Command {
   static override enableJsonFlag = true
   /** The prerun hook detects an engine before this command runs and stops it with the right exit code if none is usable. */
   static needsRuntime = false
-  /** The first-run-pull hook makes sure the agent-runner image is present before this command runs. */
-  static needsImage = false
   /** Prefer the engine that ran the last `server start` (status, logs, stop). */
   static useRememberedRuntime = false
   private abortController: AbortController | undefined

@@ -31,7 +31,7 @@ import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {reporterFor} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment, envDefault} from './container-env.js'
 import {ifEngineStopped} from './engine-gone.js'
-import {firstRunPull} from './first-run.js'
+import {firstRunPull, needsFirstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
 import {acquireLock} from './lock.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkModeChoice} from './network-mode.js'
@@ -488,7 +488,13 @@ async function findManaged(runtime: ContainerRuntime): Promise<ContainerInfo | u
   return runtime.inspectContainer(CONTAINER_NAME)
 }
 
-/** Makes sure the image is there, honouring --pull; returns it inspected. */
+/**
+ * Makes sure the image is there, honouring --pull; returns it inspected. The
+ * one pull path of `server start` and `server export`: a missing image is the
+ * first-run pull (the one-time-setup message with the download size, then
+ * progress in this step), under the command's Ctrl-C signal and
+ * `--pull-timeout` as the command parsed them.
+ */
 export async function ensureImage(
   req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'tty' | 'ui'>,
 ): Promise<{image: ImageInfo; pulled: boolean}> {
@@ -531,10 +537,15 @@ export async function ensureImage(
       write: (line) => ui.info(line),
     })
     const pull = {reporter, signal: req.signal, timeoutMs: req.pullTimeoutMs}
+    const firstRun = needsFirstRunPull({
+      imagePresent: Boolean(local),
+      pullPolicy: req.pull,
+      useLocalImage: false,
+    })
     // Missing: the one-time setup (message with the download size); present (--pull always): just pull.
-    await (local
-      ? pullImage(runtime, ref, pull)
-      : firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)}))
+    await (firstRun
+      ? firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)})
+      : pullImage(runtime, ref, pull))
     local = await runtime.inspectImage(ref)
     pulled = true
   }

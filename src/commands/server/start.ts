@@ -4,7 +4,6 @@ import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
 import {liveTerminal} from '../../lib/terminal.js'
-import {pulledByFirstRun} from '../../services/first-run.js'
 import {type StartResult, startServer, type WaitFor} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
@@ -89,7 +88,6 @@ Running it again is safe: an identical running container is kept; a changed or s
     }),
     workspace: Flags.string({description: 'Host folder mounted at /workspace (default ~/.stigmer/data/workspace).'}),
   }
-  static override needsImage = true
   static override needsRuntime = true
   static override summary = 'Start the agent-runner container and wait until it is healthy.'
   static override useRememberedRuntime = true
@@ -101,7 +99,7 @@ Running it again is safe: an identical running container is kept; a changed or s
     const timeout = durationFlag('timeout', flags.timeout) ?? config.startTimeoutSeconds ?? 120
     const {runtime} = await this.runtime(flags.runtime)
     this.ui = taskUiFor({json: this.jsonEnabled()})
-    let result = await startServer({
+    const result = await startServer({
       ...common,
       cliVersion: this.config.version,
       json: this.jsonEnabled(),
@@ -114,8 +112,6 @@ Running it again is safe: an identical running container is kept; a changed or s
       ui: this.ui,
       waitFor: flags['wait-for'] as WaitFor,
     })
-    // The first-run hook may have pulled it before this command ran: that is a pull of this start.
-    if (!result.pulled && pulledByFirstRun(result.image)) result = {...result, pulled: true}
     const verb = {'already-running': 'is already running', replaced: 'was replaced and is ready', started: 'is ready'}[
       result.status
     ]
