@@ -27,7 +27,7 @@ export abstract class StigmerCommand extends Command {
       this.signalAborted && !(error instanceof InterruptedError) && /cancel|abort/i.test(error.message)
         ? new InterruptedError()
         : toStigmerError(error)
-    this.stopProgress()
+    await this.stopProgress()
     if (process.env.DEBUG && error.stack) process.stderr.write(redact(error.stack) + '\n')
     writeError(stigmerError, this.jsonEnabled())
     this.exit(stigmerError.exit)
@@ -101,5 +101,5 @@ export abstract class StigmerCommand extends Command {
   }
 
   /** Stops any live progress display before an error is printed, so nothing is swallowed. */
-  protected stopProgress(): void {}
+  protected async stopProgress(): Promise<void> {}
 }

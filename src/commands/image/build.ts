@@ -163,7 +163,7 @@ Output: on a terminal, the step in progress and its last output lines; otherwise
     }
   }
 
-  protected override stopProgress(): void {
+  protected override async stopProgress(): Promise<void> {
     this.view?.stop()
   }
 }

@@ -111,6 +111,8 @@ Credentials: those the engine already has (Docker's config.json and credential h
       throw error
     }
 
+    await ui.stop()
+
     this.log(
       `Pushed ${outcome.pushed.length} tag${outcome.pushed.length === 1 ? '' : 's'} to ${outcome.repository}${outcome.digest ? ` (${outcome.digest})` : ''}:`,
     )
@@ -121,7 +123,7 @@ Credentials: those the engine already has (Docker's config.json and credential h
     return outcome
   }
 
-  protected override stopProgress(): void {
-    this.ui?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

@@ -3,6 +3,7 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {usageError} from '../../lib/errors.js'
 import {specInputsFromFlags} from '../../lib/server-inputs.js'
+import {liveTerminal} from '../../lib/terminal.js'
 import {DEFAULT_EXPORT_NAME, type ExportFormat, type ExportResult, exportServer} from '../../services/export.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 import ServerStart from './start.js'
@@ -121,9 +122,10 @@ Output: stdout, or --output FILE, or --output DIR/ for one file per object (Kube
       output: flags.output,
       runtime,
       signal: this.signal,
-      tty: Boolean(process.stderr.isTTY),
+      tty: liveTerminal(process.stderr),
       ui: this.ui,
     })
+    await this.ui.stop()
     if (!flags.output) {
       // The manifest is the result: straight to stdout (unredacted: the secret values are there only with --include-secrets).
       if (!this.jsonEnabled()) process.stdout.write(rendered.combined.content)
@@ -139,7 +141,7 @@ Output: stdout, or --output FILE, or --output DIR/ for one file per object (Kube
     return result
   }
 
-  protected override stopProgress(): void {
-    this.ui?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

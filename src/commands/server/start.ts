@@ -112,6 +112,8 @@ Running it again is safe: an identical running container is kept; a changed or s
       ui: this.ui,
       waitFor: flags['wait-for'] as WaitFor,
     })
+    // The list is drawn to its end before the result is printed.
+    await this.ui.stop()
     const verb = {'already-running': 'is already running', replaced: 'was replaced and is ready', started: 'is ready'}[
       result.status
     ]
@@ -128,7 +130,7 @@ Running it again is safe: an identical running container is kept; a changed or s
     return result
   }
 
-  protected override stopProgress(): void {
-    this.ui?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

@@ -26,11 +26,12 @@ The engine is the one that ran "server start" (remembered in ~/.stigmer/state), 
   async run(): Promise<StopResult> {
     const {flags} = await this.parse(ServerStop)
     const {runtime} = await this.runtime(flags.runtime)
+    const ui = taskUiFor({json: this.jsonEnabled()})
     const result = await stopServer(runtime, stigmerPaths(), {
       signal: this.signal,
       timeoutSeconds: flags.timeout,
-      ui: taskUiFor({json: this.jsonEnabled()}),
-    })
+      ui,
+    }).finally(() => ui.stop())
     if (result.status === 'not-running')
       this.log(`The agent-runner is not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
     else
