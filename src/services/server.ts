@@ -28,7 +28,7 @@ import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {reporterFor} from '../ui/pull-reporter.js'
+import {taskReporter} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment, envDefault} from './container-env.js'
 import {ifEngineStopped} from './engine-gone.js'
 import {firstRunPull, needsFirstRunPull} from './first-run.js'
@@ -73,8 +73,6 @@ export interface StartRequest {
   readonly paths: StigmerPaths
   readonly signal: AbortSignal
   readonly ui: TaskUi
-  /** Live pull bar (TTY) or periodic lines. */
-  readonly tty: boolean
   readonly json: boolean
   readonly platform?: NodeJS.Platform
   readonly uid?: number | undefined
@@ -496,7 +494,7 @@ async function findManaged(runtime: ContainerRuntime): Promise<ContainerInfo | u
  * `--pull-timeout` as the command parsed them.
  */
 export async function ensureImage(
-  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'tty' | 'ui'>,
+  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'ui'>,
 ): Promise<{image: ImageInfo; pulled: boolean}> {
   const {runtime, ui} = req
   const ref = req.image.ref
@@ -530,12 +528,7 @@ export async function ensureImage(
   let pulled = false
   if (mustPull && req.image.source !== '--use-local-image') {
     ui.output(`pulling ${ref}`)
-    const reporter = reporterFor({
-      json: req.json,
-      render: (line) => ui.output(line),
-      tty: req.tty,
-      write: (line) => ui.info(line),
-    })
+    const reporter = taskReporter(ui)
     const pull = {reporter, signal: req.signal, timeoutMs: req.pullTimeoutMs}
     const firstRun = needsFirstRunPull({
       imagePresent: Boolean(local),

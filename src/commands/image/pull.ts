@@ -10,7 +10,8 @@ import {stigmerPaths} from '../../lib/paths.js'
 import {resolveImage} from '../../services/image-resolution.js'
 import {DEFAULT_PULL_RETRIES, DEFAULT_PULL_TIMEOUT_SECONDS, pullImage, type PullOutcome} from '../../services/pull.js'
 import {parseReleaseVersion} from '../../services/tags.js'
-import {reporterFor} from '../../ui/pull-reporter.js'
+import {taskReporter} from '../../ui/pull-reporter.js'
+import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
 export interface ImagePullResult extends PullOutcome {
   /** Where the reference came from: --image, --version, STIGMER_AGENT_RUNNER_IMAGE, config file, pinned. */
@@ -42,6 +43,7 @@ Which image: --image REF; else --version X.Y.Z (${DEFAULT_IMAGE_REPOSITORY}:vX.Y
   }
   static override needsRuntime = true
   static override summary = 'Pull the agent-runner image (the pinned one, a --version, or --image).'
+  private ui: TaskUi | undefined
 
   async run(): Promise<ImagePullResult> {
     const {flags} = await this.parse(ImagePull)
@@ -71,16 +73,24 @@ Which image: --image REF; else --version X.Y.Z (${DEFAULT_IMAGE_REPOSITORY}:vX.Y
     }
 
     const {runtime} = await this.runtime(flags.runtime)
+    this.ui = taskUiFor({json: this.jsonEnabled()})
+    this.ui.start(`Pull ${ref}`)
     const outcome = await pullImage(runtime, ref, {
-      reporter: reporterFor({json: this.jsonEnabled()}),
+      reporter: taskReporter(this.ui),
       retries: flags.retries,
       signal: this.signal,
       timeoutMs: timeoutSeconds * 1000,
     })
+    this.ui.succeed(outcome.sizeBytes ? formatBytes(outcome.sizeBytes) : undefined)
+    await this.ui.stop()
     const size = outcome.sizeBytes ? `, ${formatBytes(outcome.sizeBytes)} download` : ''
     this.log(
       `Pulled ${outcome.ref}${outcome.digest ? `@${outcome.digest}` : ''} (image ${outcome.id.replace(/^sha256:/, '').slice(0, 12)}, ${formatBytes(outcome.imageSizeBytes)} on disk${size}).`,
     )
     return {...outcome, runtime: runtime.name, source}
+  }
+
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

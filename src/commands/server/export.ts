@@ -3,7 +3,6 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {usageError} from '../../lib/errors.js'
 import {specInputsFromFlags} from '../../lib/server-inputs.js'
-import {liveTerminal} from '../../lib/terminal.js'
 import {DEFAULT_EXPORT_NAME, type ExportFormat, type ExportResult, exportServer} from '../../services/export.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 import ServerStart from './start.js'
@@ -122,7 +121,6 @@ Output: stdout, or --output FILE, or --output DIR/ for one file per object (Kube
       output: flags.output,
       runtime,
       signal: this.signal,
-      tty: liveTerminal(process.stderr),
       ui: this.ui,
     })
     await this.ui.stop()

@@ -3,7 +3,6 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
-import {liveTerminal} from '../../lib/terminal.js'
 import {type StartResult, startServer, type WaitFor} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
@@ -108,7 +107,6 @@ Running it again is safe: an identical running container is kept; a changed or s
       runtime,
       signal: this.signal,
       timeoutMs: timeout * 1000,
-      tty: liveTerminal(process.stderr),
       ui: this.ui,
       waitFor: flags['wait-for'] as WaitFor,
     })
