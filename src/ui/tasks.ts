@@ -131,13 +131,24 @@ function liveRendererClass(
   }
 }
 
+export interface ListOptions {
+  readonly color?: boolean | undefined
+  /** Plain lines: print every output line (a build log), not one every 5 s (progress). */
+  readonly everyOutputLine?: boolean | undefined
+  readonly live?: boolean | undefined
+  /** Live: how many of the running task's latest output lines show (listr2's `outputBar`). Default 1. */
+  readonly outputLines?: number | undefined
+  readonly stream?: NodeJS.WriteStream
+}
+
 interface Step {
   /** How long it took, fixed when it ends (listr2 would count from when its Listr got to run the task). */
   elapsedMs?: number
   readonly gate: Deferred
   /** Notices that came while this step was queued behind the previous one's end: printed when it starts. */
   readonly pending: string[]
-  output?: string
+  /** Output set before listr2 got to run the task: given to it in order when it does. */
+  readonly outputs: string[]
   readonly started: number
   /** Set while listr2 runs the step. */
   running?: {readonly note: (line: string) => void} | undefined
@@ -156,9 +167,7 @@ interface Step {
  * While a step draws, stray writes to stdout and stderr are held by listr2's
  * ProcessOutput and printed after it.
  */
-export function listrTaskUi(
-  options: {color?: boolean | undefined; live?: boolean | undefined; stream?: NodeJS.WriteStream} = {},
-): TaskUi {
+export function listrTaskUi(options: ListOptions = {}): TaskUi {
   const stream = options.stream ?? process.stderr
   const live = options.live ?? liveTerminal(stream)
   const color = options.color ?? useColor(stream)
@@ -207,9 +216,10 @@ export function listrTaskUi(
             for (const text of step.pending.splice(0)) note(text)
             step.wrapper = wrapper
             wrapper.title = step.title
-            if (step.output) wrapper.output = step.output
+            for (const value of step.outputs.splice(0)) wrapper.output = value
             await step.gate.promise
           },
+          rendererOptions: {outputBar: options.outputLines ?? 1},
           title: step.title,
         },
         {
@@ -263,23 +273,26 @@ export function listrTaskUi(
     info: (text) => line(live ? shown(text) : shownPlain(text)),
     output(text) {
       if (!current) return
-      if (!live) {
+      if (!live && !options.everyOutputLine) {
         // Progress in a log is throttled: one line every 5 s at most.
         if (Date.now() - lastOutput < 5000) return
         lastOutput = Date.now()
       }
 
       const value = live ? shown(text) : shownPlain(text)
-      current.output = value
       if (current.wrapper) current.wrapper.output = value
+      else current.outputs.push(value)
     },
     skip(title, note) {
       if (current) settle('ok')
-      run({gate: deferred(), pending: [], started: Date.now(), title: `${title} ${dim(`(${note})`)}`}, true)
+      run(
+        {gate: deferred(), outputs: [], pending: [], started: Date.now(), title: `${title} ${dim(`(${note})`)}`},
+        true,
+      )
     },
     start(title) {
       if (current) settle('ok')
-      current = {gate: deferred(), pending: [], started: Date.now(), title}
+      current = {gate: deferred(), outputs: [], pending: [], started: Date.now(), title}
       lastOutput = Date.now()
       run(current)
     },
@@ -304,7 +317,9 @@ export const silentTaskUi: TaskUi = {
 }
 
 /** The task list for a command: silent under --json (listr2's `silentRendererCondition` is this choice), listr2 otherwise. */
-export function taskUiFor(options: {json: boolean; tty?: boolean}): TaskUi {
+export function taskUiFor(
+  options: Omit<ListOptions, 'live' | 'stream'> & {readonly json: boolean; readonly tty?: boolean | undefined},
+): TaskUi {
   if (options.json) return silentTaskUi
-  return listrTaskUi({live: options.tty})
+  return listrTaskUi({...options, live: options.tty})
 }

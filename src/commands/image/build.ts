@@ -128,9 +128,9 @@ Output: on a terminal, the step in progress and its last output lines; otherwise
     let outcome: BuildOutcome
     try {
       outcome = await buildImage(runtime, plan, {onEvent: (event) => view.event(event), signal: this.signal})
-      view.finish(true)
+      await view.finish(true)
     } catch (error) {
-      view.finish(false)
+      await view.finish(false)
       throw error
     }
 
@@ -164,6 +164,6 @@ Output: on a terminal, the step in progress and its last output lines; otherwise
   }
 
   protected override async stopProgress(): Promise<void> {
-    this.view?.stop()
+    await this.view?.stop()
   }
 }
