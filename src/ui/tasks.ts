@@ -1,5 +1,7 @@
 import type {DefaultRenderer} from 'listr2'
 
+import {createRequire} from 'node:module'
+
 import {redact} from '../lib/redact.js'
 import {forTerminal, liveTerminal, painter, stripEscapes, useColor} from '../lib/terminal.js'
 
@@ -33,37 +35,36 @@ const shownPlain = (text: string) => forTerminal(redact(text), process.stderr)
 
 type Listr2 = typeof import('listr2')
 
-let loading: Promise<Listr2> | undefined
+let loaded: Listr2 | undefined
 
 /**
  * listr2 paints through colorette, which decides once, when it is loaded, from
  * NO_COLOR, FORCE_COLOR and whether *stdout* is a terminal. stigmer has one
  * colour rule (`useColor` in src/lib/terminal.ts) and draws on stderr: colorette
- * is loaded with that rule's answer, and every colour stigmer picks goes
- * through `painter` anyway.
+ * is loaded with that rule's answer in the environment. The load is a
+ * synchronous require, so nothing else runs while the environment says so.
  */
-async function loadListr(color: boolean): Promise<Listr2> {
-  loading ??= (async () => {
-    const {env} = process
-    const saved = {FORCE_COLOR: env.FORCE_COLOR, NO_COLOR: env.NO_COLOR}
-    if (color) {
-      env.FORCE_COLOR = '1'
-      delete env.NO_COLOR
-    } else {
-      env.NO_COLOR = '1'
-      delete env.FORCE_COLOR
-    }
+function loadListr(color: boolean): Listr2 {
+  if (loaded) return loaded
+  const {env} = process
+  const saved = {FORCE_COLOR: env.FORCE_COLOR, NO_COLOR: env.NO_COLOR}
+  if (color) {
+    env.FORCE_COLOR = '1'
+    delete env.NO_COLOR
+  } else {
+    env.NO_COLOR = '1'
+    delete env.FORCE_COLOR
+  }
 
-    try {
-      return await import('listr2')
-    } finally {
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete env[name]
-        else env[name] = value
-      }
+  try {
+    loaded = createRequire(import.meta.url)('listr2') as Listr2
+    return loaded
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete env[name]
+      else env[name] = value
     }
-  })()
-  return loading
+  }
 }
 
 interface Deferred {
@@ -145,10 +146,8 @@ interface Step {
   /** How long it took, fixed when it ends (listr2 would count from when its Listr got to run the task). */
   elapsedMs?: number
   readonly gate: Deferred
-  /** Notices that came while this step was queued behind the previous one's end: printed when it starts. */
-  readonly pending: string[]
-  /** Output set before listr2 got to run the task: given to it in order when it does. */
-  readonly outputs: string[]
+  /** Notices and output that came before listr2 got to run the task (it waits for the previous step's end): given to it in order when it does. */
+  readonly queued: Array<{readonly note: string} | {readonly output: string}>
   readonly started: number
   /** Set while listr2 runs the step. */
   running?: {readonly note: (line: string) => void} | undefined
@@ -185,7 +184,7 @@ export function listrTaskUi(options: ListOptions = {}): TaskUi {
   /** A notice line: above the running step, or in order after the steps before it. */
   const line = (text: string) => {
     if (current?.running) current.running.note(text)
-    else if (current) current.pending.push(text)
+    else if (current) current.queued.push({note: text})
     else
       chain = chain.then(() => {
         stream.write(text + '\n')
@@ -194,7 +193,7 @@ export function listrTaskUi(options: ListOptions = {}): TaskUi {
 
   const run = (step: Step, skipped = false) => {
     chain = chain.then(async () => {
-      const listr = await loadListr(color)
+      const listr = loadListr(color)
       const processOutput = new listr.ProcessOutput(stream, process.stdout, {leaveEmptyLine: false})
       const logger = new listr.ListrLogger({processOutput, useIcons: true})
       let renderer: LiveRenderer | undefined
@@ -213,10 +212,13 @@ export function listrTaskUi(options: ListOptions = {}): TaskUi {
 
             const note = (text: string) => (renderer ? renderer.above(text) : logger.process.toStdout(text))
             step.running = {note}
-            for (const text of step.pending.splice(0)) note(text)
             step.wrapper = wrapper
             wrapper.title = step.title
-            for (const value of step.outputs.splice(0)) wrapper.output = value
+            for (const item of step.queued.splice(0)) {
+              if ('note' in item) note(item.note)
+              else wrapper.output = item.output
+            }
+
             await step.gate.promise
           },
           rendererOptions: {outputBar: options.outputLines ?? 1},
@@ -281,18 +283,15 @@ export function listrTaskUi(options: ListOptions = {}): TaskUi {
 
       const value = live ? shown(text) : shownPlain(text)
       if (current.wrapper) current.wrapper.output = value
-      else current.outputs.push(value)
+      else current.queued.push({output: value})
     },
     skip(title, note) {
       if (current) settle('ok')
-      run(
-        {gate: deferred(), outputs: [], pending: [], started: Date.now(), title: `${title} ${dim(`(${note})`)}`},
-        true,
-      )
+      run({gate: deferred(), queued: [], started: Date.now(), title: `${title} ${dim(`(${note})`)}`}, true)
     },
     start(title) {
       if (current) settle('ok')
-      current = {gate: deferred(), outputs: [], pending: [], started: Date.now(), title}
+      current = {gate: deferred(), queued: [], started: Date.now(), title}
       lastOutput = Date.now()
       run(current)
     },
