@@ -30,10 +30,10 @@ import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {reporterFor} from '../ui/pull-reporter.js'
+import {taskReporter} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment, envDefault} from './container-env.js'
 import {ifEngineStopped} from './engine-gone.js'
-import {firstRunPull} from './first-run.js'
+import {firstRunPull, needsFirstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
 import {acquireLock} from './lock.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkModeChoice} from './network-mode.js'
@@ -75,8 +75,6 @@ export interface StartRequest {
   readonly paths: StigmerPaths
   readonly signal: AbortSignal
   readonly ui: TaskUi
-  /** Live pull bar (TTY) or periodic lines. */
-  readonly tty: boolean
   readonly json: boolean
   readonly platform?: NodeJS.Platform
   readonly uid?: number | undefined
@@ -493,9 +491,15 @@ async function findManaged(runtime: ContainerRuntime): Promise<ContainerInfo | u
   return runtime.inspectContainer(CONTAINER_NAME)
 }
 
-/** Makes sure the image is there, honouring --pull; returns it inspected. */
+/**
+ * Makes sure the image is there, honouring --pull; returns it inspected. The
+ * one pull path of `server start` and `server export`: a missing image is the
+ * first-run pull (the one-time-setup message with the download size, then
+ * progress in this step), under the command's Ctrl-C signal and
+ * `--pull-timeout` as the command parsed them.
+ */
 export async function ensureImage(
-  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'tty' | 'ui'>,
+  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'ui'>,
 ): Promise<{image: ImageInfo; pulled: boolean}> {
   const {runtime, ui} = req
   const ref = req.image.ref
@@ -529,17 +533,17 @@ export async function ensureImage(
   let pulled = false
   if (mustPull && req.image.source !== '--use-local-image') {
     ui.output(`pulling ${ref}`)
-    const reporter = reporterFor({
-      json: req.json,
-      render: (line) => ui.output(line),
-      tty: req.tty,
-      write: (line) => ui.info(line),
-    })
+    const reporter = taskReporter(ui)
     const pull = {reporter, signal: req.signal, timeoutMs: req.pullTimeoutMs}
+    const firstRun = needsFirstRunPull({
+      imagePresent: Boolean(local),
+      pullPolicy: req.pull,
+      useLocalImage: false,
+    })
     // Missing: the one-time setup (message with the download size); present (--pull always): just pull.
-    await (local
-      ? pullImage(runtime, ref, pull)
-      : firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)}))
+    await (firstRun
+      ? firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)})
+      : pullImage(runtime, ref, pull))
     local = await runtime.inspectImage(ref)
     pulled = true
   }

@@ -23,8 +23,6 @@ export default class ImageLogin extends StigmerCommand {
 
 The password (or token) comes only from stdin: piped, or typed at a prompt that does not echo when stdin is a terminal. There is no password flag: a value on the command line ends up in shell history and in the process list.
 
-Exit codes: 0 logged in; 2 usage (no --username, empty password, bad registry name); 10/11/12 no engine / not running / no permission; 24 the registry refused the credentials; 25 the credentials cannot be kept on this machine (code CREDENTIAL_HELPER: the credential helper your config names is missing or failed; AUTH_FILE_INVALID: Docker's config.json or Podman's auth.json is not valid JSON; AUTH_FILE_UNWRITABLE); 1 the registry could not be reached; 130 interrupted.
-
 Where Docker's config.json names a credential helper (credsStore, or credHelpers for this registry), the login is kept by that helper, never written in plain text, also when no docker CLI is installed. Log out with "stigmer image logout".`
   static override examples = [
     {
