@@ -34,6 +34,7 @@ import type {
 } from './types.js'
 
 import {parseEndpointUrl} from '../detection/endpoint.js'
+import {EngineInfoCache, engineIdentity} from '../detection/info-cache.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
 import {RuntimeError} from './errors.js'
@@ -601,6 +602,15 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
 
   async info(): Promise<EngineInfo> {
     if (this.cachedInfo) return this.cachedInfo
+    // Kept across commands under the state folder, for as long as the engine is the same one.
+    const identity = this.ctx.stateDir ? await engineIdentity(this.endpoint) : undefined
+    const cache = identity ? new EngineInfoCache(this.ctx.stateDir!, identity, this.endpoint.url) : undefined
+    const kept = cache?.read(this.endpoint, this.name)
+    if (kept) {
+      this.cachedInfo = kept
+      return kept
+    }
+
     try {
       const [info, version] = await this.infoAndVersion()
       const security: string[] = info.SecurityOptions ?? []
@@ -626,6 +636,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
         securityOptions: security,
         version: version.Version,
       }
+      cache?.write(this.cachedInfo)
       return this.cachedInfo
     } catch (error) {
       throw toRuntimeError(error, `${this.displayName} did not answer`)
@@ -888,8 +899,8 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   }
 
   /** Docker runs health checks itself but offers no "run it now": exec the check's command. */
-  async runHealthcheck(id: string): Promise<HealthcheckRunResult> {
-    const info = await this.inspectContainer(id)
+  async runHealthcheck(id: string, container?: ContainerInfo): Promise<HealthcheckRunResult> {
+    const info = container ?? (await this.inspectContainer(id))
     if (!info) throw new RuntimeError('not-found', `No container ${id}.`)
     if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}

@@ -10,6 +10,7 @@ import gte from 'semver/functions/gte.js'
 import type {
   BuildOptions,
   BuildResult,
+  ContainerInfo,
   ContainerSpec,
   EngineInfo,
   HealthcheckRunResult,
@@ -150,8 +151,8 @@ export class PodmanAdapter extends EngineApiRuntime {
    * Runs the health check now, through libpod's endpoint, which records the
    * result in the container's health log like a timer-driven check would.
    */
-  override async runHealthcheck(id: string): Promise<HealthcheckRunResult> {
-    const info = await this.inspectContainer(id)
+  override async runHealthcheck(id: string, container?: ContainerInfo): Promise<HealthcheckRunResult> {
+    const info = container ?? (await this.inspectContainer(id))
     if (!info) throw new RuntimeError('not-found', `No container ${id}.`)
     if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
@@ -174,7 +175,7 @@ export class PodmanAdapter extends EngineApiRuntime {
     } catch (error) {
       const mapped = toRuntimeError(error, `Could not run the health check of ${id}`)
       // The image's HEALTHCHECK was dropped (OCI format) but our label has it: exec it.
-      if (mapped.statusCode === 409) return super.runHealthcheck(id)
+      if (mapped.statusCode === 409) return super.runHealthcheck(id, info)
       throw mapped
     }
   }

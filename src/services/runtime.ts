@@ -95,7 +95,7 @@ function remembered(requested: {source: string}): boolean {
 export async function selectRuntime(options: SelectOptions = {}): Promise<ResolvedRuntime> {
   const env = options.env ?? process.env
   const paths = stigmerPaths(env)
-  const ctx: RuntimeContext = {machine: currentMachine(env), runDir: paths.runDir}
+  const ctx: RuntimeContext = {machine: currentMachine(env), runDir: paths.runDir, stateDir: paths.stateDir}
   const providers = await runtimeProviders(options.config)
   const requested = await requestedRuntime(options)
   if (requested && remembered(requested) && !providers.some((p) => p.name === requested.name.trim().toLowerCase())) {
