@@ -25,6 +25,7 @@ import type {
   ImageInfo,
   LogLine,
   LogOptions,
+  ProgressEvent,
   ProgressListener,
   PullOptions,
   PullResult,
@@ -381,6 +382,23 @@ export async function* demuxLines(
   const demux = new LineDemuxer(options)
   for await (const chunk of stream) yield* demux.push(chunk as Buffer | string)
   yield* demux.end()
+}
+
+/** One message of an engine's pull, push or build stream as a progress event; undefined for none. */
+export function progressEventOf(message: StreamMessage): ProgressEvent | undefined {
+  if (message.id && message.status) {
+    return {
+      id: message.id,
+      kind: 'layer',
+      status: message.status,
+      ...(message.progressDetail?.current === undefined ? {} : {current: message.progressDetail.current}),
+      ...(message.progressDetail?.total === undefined ? {} : {total: message.progressDetail.total}),
+    }
+  }
+
+  if (message.status) return {kind: 'status', message: message.status}
+  if (message.stream && message.stream.trim() !== '') return {kind: 'status', message: message.stream.trim()}
+  return undefined
 }
 
 /**
@@ -968,19 +986,8 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
 
   protected emitProgress(message: StreamMessage, listener: ProgressListener | undefined): void {
     if (!listener) return
-    if (message.id && message.status) {
-      listener({
-        id: message.id,
-        kind: 'layer',
-        status: message.status,
-        ...(message.progressDetail?.current === undefined ? {} : {current: message.progressDetail.current}),
-        ...(message.progressDetail?.total === undefined ? {} : {total: message.progressDetail.total}),
-      })
-    } else if (message.status) {
-      listener({kind: 'status', message: message.status})
-    } else if (message.stream && message.stream.trim() !== '') {
-      listener({kind: 'status', message: message.stream.trim()})
-    }
+    const event = progressEventOf(message)
+    if (event) listener(event)
   }
 
   protected formatBind(bind: Bind, info: EngineInfo): string {
