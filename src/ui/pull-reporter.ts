@@ -40,7 +40,7 @@ export function progressLine(stats: PullStats, width = 24): string {
     const {done, total: layers} = stats.extracting
     return done === undefined
       ? `${bar}${amount}  downloaded, unpacking ${layers} layers`
-      : `${bar}${amount}  extracting, ${done}/${layers} layers unpacked`
+      : `${bar}${amount}  downloaded, unpacking: ${done}/${layers} layers done`
   }
 
   const eta = stats.etaSeconds === undefined ? '' : `  ETA ${formatDuration(stats.etaSeconds)}`
