@@ -863,7 +863,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     if (!info) throw new RuntimeError('not-found', `The pull of ${ref} ended but the image is not there.`)
     const name = parsed.registry ? `${parsed.registry}/${parsed.repository}` : parsed.repository
     const digest = parsed.digest ?? info.digests.find((d) => d.startsWith(`${name}@`))?.split('@')[1]
-    return {digest, id: info.id, ref: parsed.ref}
+    return {digest, id: info.id, ref: parsed.ref, sizeBytes: info.size}
   }
 
   async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {

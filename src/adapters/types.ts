@@ -154,6 +154,8 @@ export interface PullResult {
   readonly ref: string
   readonly id: string
   readonly digest: string | undefined
+  /** The pulled image's size on disk, when the adapter has it at hand (saves an inspect). */
+  readonly sizeBytes?: number
 }
 
 export interface Bind {
