@@ -58,17 +58,18 @@ export class PodmanAdapter extends EngineApiRuntime {
    * command but not the interval, timeout, start period or retries.
    */
   override async inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    const info = await super.inspectImage(ref)
-    if (!info) return info
-    try {
-      const raw = (await this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`)) as {
-        Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}
-      }
-      const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
-      return healthcheck ? {...info, healthcheck} : info
-    } catch {
-      return info
-    }
+    // Both asked at once: one round trip instead of two on every start.
+    const [info, raw] = await Promise.all([
+      super.inspectImage(ref),
+      (
+        this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`) as Promise<{
+          Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}
+        }>
+      ).catch(() => undefined),
+    ])
+    if (!info || !raw) return info
+    const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
+    return healthcheck ? {...info, healthcheck} : info
   }
 
   /**
