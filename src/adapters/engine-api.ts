@@ -413,6 +413,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   abstract readonly name: string
   protected readonly client: Dockerode
   private cachedInfo: EngineInfo | undefined
+  private infoAnswer: Promise<EngineInfo> | undefined
 
   constructor(
     readonly endpoint: Endpoint,
@@ -618,7 +619,16 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     return (await this.inspectImage(ref)) !== undefined
   }
 
-  async info(): Promise<EngineInfo> {
+  /** One answer per adapter: callers that ask at the same time (the prerun hook and the command) share it. */
+  info(): Promise<EngineInfo> {
+    this.infoAnswer ??= this.readInfo().catch((error: unknown) => {
+      this.infoAnswer = undefined
+      throw error
+    })
+    return this.infoAnswer
+  }
+
+  private async readInfo(): Promise<EngineInfo> {
     if (this.cachedInfo) return this.cachedInfo
     // Kept across commands under the state folder, for as long as the engine is the same one.
     const identity = this.ctx.stateDir ? await engineIdentity(this.endpoint) : undefined

@@ -669,6 +669,9 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
     // while the image is checked: loading the Temporal client takes a few hundred milliseconds.
     const temporal = hostTemporalAddress(req)
     const answering = temporalAnswers(temporal, 2000)
+    // The existing container is looked up beside the image check (its answer is awaited below).
+    const existingLookup = findManaged(runtime)
+    existingLookup.catch(() => {})
     const {image, pulled} = await ensureImage(req)
     if (!image.healthcheck) warn(`The image ${req.image.ref} has no health check: it counts as ready once it runs.`)
     if (!req.image.isPinned && req.image.source !== '--use-local-image') {
@@ -754,7 +757,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
         workspace: req.workspace,
       })
 
-    const existing = await findManaged(runtime)
+    const existing = await existingLookup
     let status: StartResult['status'] = 'started'
     if (existing) {
       if (existing.running && existing.labels[LABEL_SPEC_HASH] === hash) {

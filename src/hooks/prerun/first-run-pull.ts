@@ -69,6 +69,9 @@ const hook: Hook<'prerun'> = async function (options) {
       useLocalImage: f['use-local-image'],
     })
     const {runtime} = await getRuntime({config: options.config, flag: runtimeFlagFromArgv(argv), useRemembered: true})
+    // The command asks the engine's info first thing: asked now, beside the image check, it is
+    // there when the command wants it (the adapter shares one answer).
+    runtime.info().catch(() => {})
     const present = await runtime.imageExists(image.ref)
     if (
       !needsFirstRunPull({
