@@ -229,13 +229,14 @@ async function engineRows(name) {
   }
 
   stigmer(startArgs(name, bench('ready-1s:1')))
-  if (wanted('status')) row({
-    baseline: node0,
-    baselineName: 'node -e 0',
-    figure: measure(process.execPath, [run, 'server', 'status', '--runtime', name]),
-    name: `[${name}] server status`,
-    target: 2,
-  })
+  if (wanted('status'))
+    row({
+      baseline: node0,
+      baselineName: 'node -e 0',
+      figure: measure(process.execPath, [run, 'server', 'status', '--runtime', name]),
+      name: `[${name}] server status`,
+      target: 2,
+    })
   stigmer(['server', 'stop', '--runtime', name])
   if (name === 'docker' && wanted('logs')) await logRows(name, bench)
   stigmer(['server', 'stop', '--runtime', name])

@@ -76,7 +76,8 @@ export class EngineInfoCache {
   read(endpoint: Endpoint, runtime: string): EngineInfo | undefined {
     try {
       const saved = JSON.parse(readFileSync(this.file, 'utf8')) as CacheFile
-      if (saved.format !== FORMAT || saved.identity !== this.identity || saved.info?.runtime !== runtime) return undefined
+      if (saved.format !== FORMAT || saved.identity !== this.identity || saved.info?.runtime !== runtime)
+        return undefined
       const age = this.now() - saved.savedAt
       if (!(age >= 0 && age < INFO_CACHE_MAX_AGE_MS)) return undefined
       return {...saved.info, endpoint}

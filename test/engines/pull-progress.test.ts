@@ -52,7 +52,9 @@ describe('image pull progress (real engines, lab registry)', function () {
         const auth = tempDir(`pull-progress-auth-${engine}`)
         mkdirSync(auth, {recursive: true})
         const file = JSON.stringify({
-          auths: {[lab.registry]: {auth: Buffer.from(`${lab.registryUser}:${lab.registryPassword}`).toString('base64')}},
+          auths: {
+            [lab.registry]: {auth: Buffer.from(`${lab.registryUser}:${lab.registryPassword}`).toString('base64')},
+          },
         })
         writeFileSync(join(auth, 'config.json'), file, {mode: 0o600})
         writeFileSync(join(auth, 'auth.json'), file, {mode: 0o600})

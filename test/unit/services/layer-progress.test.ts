@@ -124,7 +124,10 @@ describe('layer progress', () => {
       const counts = seen.filter((s) => s.extracting).map((s) => s.extracting!.done)
       expect([...new Set(counts)]).to.deep.equal([1, 2, 3, 4])
       expect(seen.every((s) => !s.extracting || s.extracting.total === 5)).to.equal(true)
-      const line = progressLine(seen.find((s) => s.extracting?.done === 2)!, 4)
+      const line = progressLine(
+        seen.find((s) => s.extracting?.done === 2)!,
+        4,
+      )
       expect(line).to.match(/^\[####\] +\d+% .*downloaded, unpacking: 2\/5 layers done$/)
       expect(seen.at(-1)!.extracting).to.equal(undefined)
       expect(seen.at(-1)).to.include({layersDone: 5, layersTotal: 5})
