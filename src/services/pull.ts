@@ -137,17 +137,16 @@ export async function pullImage(
   // caller knows the size: the layers' sizes give Podman, whose events carry none, a moving bar.
   // Asked once the engine has begun (its first event), or after 100 ms: started together, its
   // first fetch (Node loads undici then) held back the pull's own request by ~17 ms.
-  let sized = false
+  let sized: Promise<void> | undefined
   const startSizing = () => {
-    if (sized) return
-    sized = true
     clearTimeout(sizingTimer)
-    remoteDownload(runtime, ref, AbortSignal.any([signal, sizing.signal])).then((download) => {
+    sized ??= remoteDownload(runtime, ref, AbortSignal.any([signal, sizing.signal])).then((download) => {
       if (sizing.signal.aborted) return
       sizeBytes ??= download?.size
       layerSizes = download?.layers
       begin()
     }, begin)
+    return sized
   }
 
   const sizingTimer = setTimeout(startSizing, 100)
@@ -185,6 +184,8 @@ export async function pullImage(
         },
         signal,
       })
+      // A pull quicker than the registry's answer (layers already there) still reports the size.
+      if (sizeBytes === undefined) await startSizing()
       // The adapter inspected the image already; a runtime that does not say its size is asked.
       const imageSizeBytes = result.sizeBytes ?? (await runtime.inspectImage(result.ref))?.size ?? 0
       begin()
