@@ -4,6 +4,7 @@
 // RSS from the OS's own accounting (/usr/bin/time -v).
 // Usage: npm run bench [-- --runs 15] [-- --skip-engine] [-- --engines docker,podman]
 //                      [-- --big-log-mb 1000] [-- --skip-pull] [-- --json]
+//                      [-- --only startup,start,status,logs,pull] (some groups of rows)
 // Needs a built CLI (npm run build). Engine benchmarks need the lab (scripts/lab.sh): its Docker
 // and Podman, its registry on 127.0.0.1:5000 (pull rows) and its busybox base image; they build
 // their own images from it and remove them at the end. Run the engine rows under the lab's lock
@@ -22,6 +23,9 @@ const runs = Number(option('--runs')) || 11
 const skipEngine = args.includes('--skip-engine')
 const skipPull = args.includes('--skip-pull')
 const bigLogMb = Number(option('--big-log-mb')) || 1000
+const only = option('--only')?.split(',')
+/** Whether a group of rows (startup, start, status, logs, pull) is measured: all unless --only names some. */
+const wanted = (group) => !only || only.includes(group)
 const home = mkdtempSync(join(tmpdir(), 'stigmer-bench-'))
 // Registry logins made here go to files of this run only, never to the user's own.
 const env = {
@@ -107,10 +111,12 @@ const node0 = measure(process.execPath, ['-e', '0'])
 rows.push({what: 'node -e 0', figure: `${Math.round(node0)} ms`, baseline: '', ratio: 1, target: '', verdict: ''})
 const vsNode = (name, argv, options = {}) =>
   row({baseline: node0, baselineName: 'node -e 0', figure: measure(process.execPath, argv, options), name, ...options})
-vsNode('stigmer --version', [run, '--version'], {target: 2})
-vsNode('stigmer --help', [run, '--help'], {target: 2})
-vsNode('stigmer version', [run, 'version'])
-vsNode('stigmer doctor --json', [run, 'doctor', '--json'], {okCodes: [1, 10, 11, 12, 13], runs: Math.min(runs, 5)})
+if (wanted('startup')) {
+  vsNode('stigmer --version', [run, '--version'], {target: 2})
+  vsNode('stigmer --help', [run, '--help'], {target: 2})
+  vsNode('stigmer version', [run, 'version'])
+  vsNode('stigmer doctor --json', [run, 'doctor', '--json'], {okCodes: [1, 10, 11, 12, 13], runs: Math.min(runs, 5)})
+}
 
 const answers = (name) =>
   spawnSync(engineCli[name][0], [...engineCli[name].slice(1), 'version'], {stdio: 'ignore'}).status === 0
@@ -206,29 +212,33 @@ async function engineRows(name) {
     'HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["sh","-c","test -f /tmp/ready"]',
     `CMD ["sh","-c","trap 'exit 0' TERM; sleep 1; touch /tmp/ready; while true; do sleep 1; done"]`,
   ])
-  const starts = []
-  for (let i = 0; i < Math.min(runs, 5); i++) {
-    stigmer(['server', 'stop', '--runtime', name])
-    starts.push(stigmer(startArgs(name, bench('ready-1s:1'))))
+  if (wanted('start')) {
+    const starts = []
+    for (let i = 0; i < Math.min(runs, 5); i++) {
+      stigmer(['server', 'stop', '--runtime', name])
+      starts.push(stigmer(startArgs(name, bench('ready-1s:1'))))
+    }
+
+    row({
+      baseline: baselineStart(name, bench('ready-1s:1')),
+      baselineName: `${name} run -d + exec check every 50 ms`,
+      figure: median(starts),
+      name: `[${name}] server start (warm, ready after 1 s)`,
+      target: 1.2,
+    })
   }
 
-  row({
-    baseline: baselineStart(name, bench('ready-1s:1')),
-    baselineName: `${name} run -d + exec check every 50 ms`,
-    figure: median(starts),
-    name: `[${name}] server start (warm, ready after 1 s)`,
-    target: 1.2,
-  })
   stigmer(startArgs(name, bench('ready-1s:1')))
-  row({
-    baseline: node0,
-    baselineName: 'node -e 0',
-    figure: measure(process.execPath, [run, 'server', 'status', '--runtime', name]),
-    name: `[${name}] server status`,
-    target: 2,
-  })
+  if (wanted('status'))
+    row({
+      baseline: node0,
+      baselineName: 'node -e 0',
+      figure: measure(process.execPath, [run, 'server', 'status', '--runtime', name]),
+      name: `[${name}] server status`,
+      target: 2,
+    })
   stigmer(['server', 'stop', '--runtime', name])
-  if (name === 'docker') await logRows(name, bench)
+  if (name === 'docker' && wanted('logs')) await logRows(name, bench)
   stigmer(['server', 'stop', '--runtime', name])
 }
 
@@ -374,7 +384,7 @@ try {
     }
   }
 
-  const registry = skipPull || engines.length === 0 ? undefined : labRegistry()
+  const registry = skipPull || !wanted('pull') || engines.length === 0 ? undefined : labRegistry()
   if (registry && engines.includes('docker')) {
     for (const name of engines)
       engine(name, ['login', '-u', registry.user, '--password-stdin', registry.address], {input: registry.password})

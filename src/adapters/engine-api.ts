@@ -25,6 +25,7 @@ import type {
   ImageInfo,
   LogLine,
   LogOptions,
+  ProgressEvent,
   ProgressListener,
   PullOptions,
   PullResult,
@@ -34,6 +35,7 @@ import type {
 } from './types.js'
 
 import {parseEndpointUrl} from '../detection/endpoint.js'
+import {EngineInfoCache, engineIdentity} from '../detection/info-cache.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {parseBuildStep} from './build-step.js'
 import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
@@ -379,6 +381,23 @@ export async function* demuxLines(
   yield* demux.end()
 }
 
+/** One message of an engine's pull, push or build stream as a progress event; undefined for none. */
+export function progressEventOf(message: StreamMessage): ProgressEvent | undefined {
+  if (message.id && message.status) {
+    return {
+      id: message.id,
+      kind: 'layer',
+      status: message.status,
+      ...(message.progressDetail?.current === undefined ? {} : {current: message.progressDetail.current}),
+      ...(message.progressDetail?.total === undefined ? {} : {total: message.progressDetail.total}),
+    }
+  }
+
+  if (message.status) return {kind: 'status', message: message.status}
+  if (message.stream && message.stream.trim() !== '') return {kind: 'status', message: message.stream.trim()}
+  return undefined
+}
+
 /**
  * The Docker Engine API, as both Docker and Podman (through its
  * Docker-compatible service) speak it. DockerAdapter and PodmanAdapter extend
@@ -391,6 +410,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   abstract readonly name: string
   protected readonly client: Dockerode
   private cachedInfo: EngineInfo | undefined
+  private infoAnswer: Promise<EngineInfo> | undefined
 
   constructor(
     readonly endpoint: Endpoint,
@@ -596,8 +616,26 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     return (await this.inspectImage(ref)) !== undefined
   }
 
-  async info(): Promise<EngineInfo> {
+  /** One answer per adapter: callers that ask at the same time (the prerun hook and the command) share it. */
+  info(): Promise<EngineInfo> {
+    this.infoAnswer ??= this.readInfo().catch((error: unknown) => {
+      this.infoAnswer = undefined
+      throw error
+    })
+    return this.infoAnswer
+  }
+
+  private async readInfo(): Promise<EngineInfo> {
     if (this.cachedInfo) return this.cachedInfo
+    // Kept across commands under the state folder, for as long as the engine is the same one.
+    const identity = this.ctx.stateDir ? await engineIdentity(this.endpoint) : undefined
+    const cache = identity ? new EngineInfoCache(this.ctx.stateDir!, identity, this.endpoint.url) : undefined
+    const kept = cache?.read(this.endpoint, this.name)
+    if (kept) {
+      this.cachedInfo = kept
+      return kept
+    }
+
     try {
       const [info, version] = await this.infoAndVersion()
       const security: string[] = info.SecurityOptions ?? []
@@ -623,6 +661,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
         securityOptions: security,
         version: version.Version,
       }
+      cache?.write(this.cachedInfo)
       return this.cachedInfo
     } catch (error) {
       throw toRuntimeError(error, `${this.displayName} did not answer`)
@@ -831,7 +870,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     if (!info) throw new RuntimeError('not-found', `The pull of ${ref} ended but the image is not there.`)
     const name = parsed.registry ? `${parsed.registry}/${parsed.repository}` : parsed.repository
     const digest = parsed.digest ?? info.digests.find((d) => d.startsWith(`${name}@`))?.split('@')[1]
-    return {digest, id: info.id, ref: parsed.ref}
+    return {digest, id: info.id, ref: parsed.ref, sizeBytes: info.size}
   }
 
   async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
@@ -885,8 +924,8 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   }
 
   /** Docker runs health checks itself but offers no "run it now": exec the check's command. */
-  async runHealthcheck(id: string): Promise<HealthcheckRunResult> {
-    const info = await this.inspectContainer(id)
+  async runHealthcheck(id: string, container?: ContainerInfo): Promise<HealthcheckRunResult> {
+    const info = container ?? (await this.inspectContainer(id))
     if (!info) throw new RuntimeError('not-found', `No container ${id}.`)
     if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
@@ -954,19 +993,8 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
 
   protected emitProgress(message: StreamMessage, listener: ProgressListener | undefined): void {
     if (!listener) return
-    if (message.id && message.status) {
-      listener({
-        id: message.id,
-        kind: 'layer',
-        status: message.status,
-        ...(message.progressDetail?.current === undefined ? {} : {current: message.progressDetail.current}),
-        ...(message.progressDetail?.total === undefined ? {} : {total: message.progressDetail.total}),
-      })
-    } else if (message.status) {
-      listener({kind: 'status', message: message.status})
-    } else if (message.stream && message.stream.trim() !== '') {
-      listener({kind: 'status', message: message.stream.trim()})
-    }
+    const event = progressEventOf(message)
+    if (event) listener(event)
   }
 
   protected formatBind(bind: Bind, info: EngineInfo): string {

@@ -10,6 +10,7 @@ import gte from 'semver/functions/gte.js'
 import type {
   BuildOptions,
   BuildResult,
+  ContainerInfo,
   ContainerSpec,
   EngineInfo,
   HealthcheckRunResult,
@@ -61,17 +62,18 @@ export class PodmanAdapter extends EngineApiRuntime {
    * command but not the interval, timeout, start period or retries.
    */
   override async inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    const info = await super.inspectImage(ref)
-    if (!info) return info
-    try {
-      const raw = (await this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`)) as {
-        Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}
-      }
-      const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
-      return healthcheck ? {...info, healthcheck} : info
-    } catch {
-      return info
-    }
+    // Both asked at once: one round trip instead of two on every start.
+    const [info, raw] = await Promise.all([
+      super.inspectImage(ref),
+      (
+        this.dial(`/v4.0.0/libpod/images/${encodeURIComponent(ref)}/json?`) as Promise<{
+          Healthcheck?: {Interval?: number; Retries?: number; StartPeriod?: number; Test?: string[]; Timeout?: number}
+        }>
+      ).catch(() => undefined),
+    ])
+    if (!info || !raw) return info
+    const healthcheck = toHealthcheckSpec(raw.Healthcheck as never)
+    return healthcheck ? {...info, healthcheck} : info
   }
 
   /**
@@ -154,8 +156,8 @@ export class PodmanAdapter extends EngineApiRuntime {
    * Runs the health check now, through libpod's endpoint, which records the
    * result in the container's health log like a timer-driven check would.
    */
-  override async runHealthcheck(id: string): Promise<HealthcheckRunResult> {
-    const info = await this.inspectContainer(id)
+  override async runHealthcheck(id: string, container?: ContainerInfo): Promise<HealthcheckRunResult> {
+    const info = container ?? (await this.inspectContainer(id))
     if (!info) throw new RuntimeError('not-found', `No container ${id}.`)
     if (!info.healthcheck) return {exitCode: 0, output: '', status: 'none'}
     if (!info.running) return {exitCode: -1, output: `container is ${info.status}`, status: 'unhealthy'}
@@ -178,7 +180,7 @@ export class PodmanAdapter extends EngineApiRuntime {
     } catch (error) {
       const mapped = toRuntimeError(error, `Could not run the health check of ${id}`)
       // The image's HEALTHCHECK was dropped (OCI format) but our label has it: exec it.
-      if (mapped.statusCode === 409) return super.runHealthcheck(id)
+      if (mapped.statusCode === 409) return super.runHealthcheck(id, info)
       throw mapped
     }
   }

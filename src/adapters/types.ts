@@ -159,6 +159,8 @@ export interface PullResult {
   readonly ref: string
   readonly id: string
   readonly digest: string | undefined
+  /** The pulled image's size on disk, when the adapter has it at hand (saves an inspect). */
+  readonly sizeBytes?: number
 }
 
 export interface Bind {
@@ -343,8 +345,11 @@ export interface ContainerRuntime {
    */
   logBatches?(id: string, options?: LogOptions): AsyncIterable<readonly LogLine[]>
   exec(id: string, command: readonly string[], options?: ExecOptions): Promise<ExecResult>
-  /** Runs the container's health check now and records the result (podman healthcheck run; Docker: exec of the check). */
-  runHealthcheck(id: string): Promise<HealthcheckRunResult>
+  /**
+   * Runs the container's health check now and records the result (podman healthcheck run; Docker:
+   * exec of the check). `container`: the caller's fresh inspect of it, so the adapter need not ask again.
+   */
+  runHealthcheck(id: string, container?: ContainerInfo): Promise<HealthcheckRunResult>
 
   /** Releases sockets and helper processes. */
   close(): Promise<void>

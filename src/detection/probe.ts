@@ -18,8 +18,25 @@ export interface ProbeResult {
   /** For ok: the engine identified from the API's ping headers. */
   readonly engine?: 'docker' | 'podman'
   readonly apiVersion?: string
+  /**
+   * For ok: the ping's identity headers (API, engine and builder versions, OS type), in one
+   * string. An upgrade changes it; engine-info caching keys on it (src/detection/info-cache.ts).
+   */
+  readonly identity?: string
   readonly ms: number
 }
+
+/** The /_ping headers that name what answers: versions and OS type, never dates or request ids. */
+const IDENTITY_HEADERS = [
+  'api-version',
+  'builder-version',
+  'buildkit-version',
+  'docker-experimental',
+  'libpod-api-version',
+  'libpod-buildah-version',
+  'ostype',
+  'server',
+]
 
 function identify(headers: IncomingHttpHeaders): Pick<ProbeResult, 'apiVersion' | 'engine'> {
   const libpod = headers['libpod-api-version']
@@ -67,8 +84,10 @@ export async function probeEndpoint(
     const req = (useTls ? httpsRequest : httpRequest)(options, (res) => {
       res.resume()
       const status = res.statusCode ?? 0
-      if (status >= 200 && status < 300) resolve(done({detail: 'answers', state: 'ok', ...identify(res.headers)}))
-      else resolve(done({detail: `answered HTTP ${status}`, state: 'error'}))
+      if (status >= 200 && status < 300) {
+        const identity = IDENTITY_HEADERS.map((h) => `${h}=${String(res.headers[h] ?? '')}`).join(';')
+        resolve(done({detail: 'answers', identity, state: 'ok', ...identify(res.headers)}))
+      } else resolve(done({detail: `answered HTTP ${status}`, state: 'error'}))
     })
     const timer = setTimeout(() => {
       req.destroy()

@@ -27,6 +27,8 @@ export interface RuntimeContext {
   readonly machine: MachineView
   /** Where stigmer may keep sockets of helper services. */
   readonly runDir: string
+  /** Where stigmer keeps state between commands; when given, adapters cache the engine's /info there. */
+  readonly stateDir?: string
 }
 
 /** One place an engine might answer. Probing it is detect.ts's job. */

@@ -18,6 +18,12 @@ export interface LayerVocabulary {
   readonly extracting?: RegExp
   /** Events that mean a pulled layer is unpacked (or was already there). */
   readonly extracted?: RegExp
+  /**
+   * Events that show the engine reports unpacking layer by layer (Docker: "Extracting", "Pull
+   * complete"). Podman 4 sends none: it unpacks each layer as its download ends, and says
+   * nothing of it, so only "unpacking" can be shown, not how many are done.
+   */
+  readonly unpackReported?: RegExp
 }
 
 export const PULL_EVENTS: LayerVocabulary = {
@@ -27,6 +33,7 @@ export const PULL_EVENTS: LayerVocabulary = {
   layer: /^(?!pulling from|digest:|status:)/i,
   sized: /download|pulling fs layer|waiting|copying/i,
   transferring: /^download(ing)?/i,
+  unpackReported: /^extracting|pull complete/i,
 }
 
 export const PUSH_EVENTS: LayerVocabulary = {
@@ -43,6 +50,7 @@ export class LayerTracker {
     {current: number; done: boolean; extracted: boolean; total: number | undefined}
   >()
   private readonly startedAt = Date.now()
+  private unpackReported = false
 
   // sizeHint: the whole transfer's size when known beforehand (the registry's
   // manifest, for a pull); otherwise the layers' known sizes add up to it.
@@ -60,6 +68,7 @@ export class LayerTracker {
     const layer = this.layers.get(event.id) ?? {current: 0, done: false, extracted: false, total: undefined}
     if (event.total && event.total > 0 && this.words.sized.test(event.status)) layer.total = event.total
     if (this.words.extracted?.test(event.status)) layer.extracted = true
+    if (this.words.unpackReported?.test(event.status)) this.unpackReported = true
     if (event.current !== undefined && this.words.transferring.test(event.status)) layer.current = event.current
     if (this.words.done.test(event.status)) {
       layer.done = true
@@ -75,7 +84,12 @@ export class LayerTracker {
     let done = 0
     let extracted = 0
     const sizes = this.layerSizes?.()
+    let layers = 0
     for (const [id, layer] of this.layers) {
+      // Podman reports the image's config blob like a layer ("Pulling fs layer", "Download
+      // complete"): not one of the manifest's layers, no size of its own, so not counted.
+      if (sizes && sizes.size > 0 && !sizes.has(id) && layer.total === undefined) continue
+      layers++
       const size = layer.total ?? sizes?.get(id)
       current += size !== undefined && layer.done ? Math.max(layer.current, size) : layer.current
       known += size ?? 0
@@ -92,10 +106,10 @@ export class LayerTracker {
       currentBytes: current,
       etaSeconds: total && rate > 0 ? Math.max(0, (total - current) / rate) : undefined,
       layersDone: done,
-      layersTotal: this.layers.size,
+      layersTotal: layers,
       // Everything downloaded, not all of it unpacked: the engine is extracting (many seconds for a big image).
-      ...(this.words.extracting && done === this.layers.size && done > 0 && extracted < done
-        ? {extracting: {done: extracted, total: this.layers.size}}
+      ...(this.words.extracting && done === layers && done > 0 && extracted < done
+        ? {extracting: this.unpackReported ? {done: extracted, total: layers} : {total: layers}}
         : {}),
       ref: this.ref,
       totalBytes: total,

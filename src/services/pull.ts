@@ -135,12 +135,21 @@ export async function pullImage(
   const sizing = new AbortController()
   // remoteDownload never rejects: undefined when the registry cannot be asked. Asked also when the
   // caller knows the size: the layers' sizes give Podman, whose events carry none, a moving bar.
-  remoteDownload(runtime, ref, AbortSignal.any([signal, sizing.signal])).then((download) => {
-    if (sizing.signal.aborted) return
-    sizeBytes ??= download?.size
-    layerSizes = download?.layers
-    begin()
-  }, begin)
+  // Asked once the engine has begun (its first event), or after 100 ms: started together, its
+  // first fetch (Node loads undici then) held back the pull's own request by ~17 ms.
+  let sized: Promise<void> | undefined
+  const startSizing = () => {
+    clearTimeout(sizingTimer)
+    sized ??= remoteDownload(runtime, ref, AbortSignal.any([signal, sizing.signal])).then((download) => {
+      if (sizing.signal.aborted) return
+      sizeBytes ??= download?.size
+      layerSizes = download?.layers
+      begin()
+    }, begin)
+    return sized
+  }
+
+  const sizingTimer = setTimeout(startSizing, 100)
   if (sizeBytes !== undefined) begin()
 
   const manual = `${runtime.cli} pull ${ref}`
@@ -152,6 +161,7 @@ export async function pullImage(
       if (outcome) return outcome
     }
   } finally {
+    clearTimeout(sizingTimer)
     sizing.abort()
   }
 
@@ -166,6 +176,7 @@ export async function pullImage(
     try {
       const result = await runtime.pullImage(ref, {
         onProgress(event: ProgressEvent) {
+          startSizing()
           if (event.kind === 'layer') {
             tracker.apply(event)
             if (begun) reporter.update(tracker.stats())
@@ -173,14 +184,17 @@ export async function pullImage(
         },
         signal,
       })
-      const info = await runtime.inspectImage(result.ref)
+      // A pull quicker than the registry's answer (layers already there) still reports the size.
+      if (sizeBytes === undefined) await startSizing()
+      // The adapter inspected the image already; a runtime that does not say its size is asked.
+      const imageSizeBytes = result.sizeBytes ?? (await runtime.inspectImage(result.ref))?.size ?? 0
       begin()
       reporter.end('ok')
       return {
         attempts: attempt,
         digest: result.digest,
         id: result.id,
-        imageSizeBytes: info?.size ?? 0,
+        imageSizeBytes,
         ref: result.ref,
         sizeBytes,
       }

@@ -203,7 +203,11 @@ export interface EngineDecision {
 export async function chooseEngine(options: ChooseOptions = {}): Promise<EngineDecision> {
   const env = options.env ?? process.env
   const paths = stigmerPaths(env)
-  const ctx: RuntimeContext = {machine: options.machine ?? currentMachine(env), runDir: paths.runDir}
+  const ctx: RuntimeContext = {
+    machine: options.machine ?? currentMachine(env),
+    runDir: paths.runDir,
+    stateDir: paths.stateDir,
+  }
   const providers = options.providers ?? (await runtimeProviders(options.config))
   const requested = await requestedRuntime({...options, env})
   if (

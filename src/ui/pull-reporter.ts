@@ -12,8 +12,11 @@ export interface PullStats {
   readonly layersTotal: number
   readonly bytesPerSecond: number
   readonly etaSeconds: number | undefined
-  /** Set once everything is downloaded and the engine unpacks the layers: how many it has unpacked. */
-  readonly extracting?: {readonly done: number; readonly total: number}
+  /**
+   * Set once everything is downloaded and the engine unpacks the layers: how many it has
+   * unpacked, when the engine says (Docker does, layer by layer; Podman 4 does not).
+   */
+  readonly extracting?: {readonly done?: number; readonly total: number}
 }
 
 /** Where pull progress goes: a live bar, periodic plain lines, or nowhere (--json). */
@@ -35,7 +38,10 @@ export function progressLine(stats: PullStats, width = 24): string {
   const rate = stats.bytesPerSecond > 0 ? `  ${formatBytes(stats.bytesPerSecond)}/s` : ''
   if (stats.extracting) {
     // The download is over: the bar would sit at 100 % (or 99 %) while the engine unpacks.
-    return `${bar}${amount}  extracting, ${stats.extracting.done}/${stats.extracting.total} layers unpacked`
+    const {done, total: layers} = stats.extracting
+    return done === undefined
+      ? `${bar}${amount}  downloaded, unpacking ${layers} layers`
+      : `${bar}${amount}  downloaded, unpacking: ${done}/${layers} layers done`
   }
 
   const eta = stats.etaSeconds === undefined ? '' : `  ETA ${formatDuration(stats.etaSeconds)}`

@@ -1,7 +1,48 @@
 import {expect} from 'chai'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 
+import type {ProgressEvent} from '../../../src/adapters/types.js'
+
+import {progressEventOf} from '../../../src/adapters/engine-api.js'
 import {LayerTracker, PULL_EVENTS, PUSH_EVENTS} from '../../../src/services/layer-progress.js'
-import {progressLine} from '../../../src/ui/pull-reporter.js'
+import {type PullStats, progressLine} from '../../../src/ui/pull-reporter.js'
+
+/**
+ * A pull stream recorded from a real engine (test/fixtures/pull-streams: the lab registry's
+ * 400 MB image of four 100 MB layers on busybox, whose layer already existed), as the adapter
+ * hands it on.
+ */
+function recorded(name: string): ProgressEvent[] {
+  return readFileSync(join('test', 'fixtures', 'pull-streams', name), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => progressEventOf(JSON.parse(line)))
+    .filter((event): event is ProgressEvent => event !== undefined)
+}
+
+/** The manifest's layers of that image by short id, as the registry gives them (the base's size does not matter). */
+const RECORDED_LAYERS = new Map([
+  ['02b0d1248339', 100_030_713],
+  ['56f72fb88578', 100_030_715],
+  ['a96351a74952', 1_000_000],
+  ['bc420426f8ab', 100_030_713],
+  ['fc702237ebe9', 100_030_712],
+])
+const RECORDED_SIZE = [...RECORDED_LAYERS.values()].reduce((a, b) => a + b)
+
+/** Every stats snapshot the reporter would be given, one per layer event. */
+function replay(events: ProgressEvent[]): PullStats[] {
+  const t = new LayerTracker('img', PULL_EVENTS, RECORDED_SIZE, () => RECORDED_LAYERS)
+  const seen: PullStats[] = []
+  for (const event of events) {
+    if (event.kind !== 'layer') continue
+    t.apply(event)
+    seen.push(t.stats())
+  }
+
+  return seen
+}
 
 describe('layer progress', () => {
   describe('pulls', () => {
@@ -50,7 +91,7 @@ describe('layer progress', () => {
       t.apply({id: 'a', kind: 'layer', status: 'Pull complete'})
       const s = t.stats()
       expect(s.extracting).to.deep.equal({done: 1, total: 2})
-      expect(progressLine(s, 4)).to.match(/^\[####\] 100% .*extracting, 1\/2 layers unpacked$/)
+      expect(progressLine(s, 4)).to.match(/^\[####\] 100% .*downloaded, unpacking: 1\/2 layers done$/)
       t.apply({id: 'b', kind: 'layer', status: 'Pull complete'})
       expect(t.stats().extracting).to.equal(undefined)
     })
@@ -68,7 +109,44 @@ describe('layer progress', () => {
       expect(t.stats().currentBytes).to.equal(300)
       t.apply({id: 'bbbbbbbbbbbb', kind: 'layer', status: 'Download complete'})
       expect(t.stats()).to.include({currentBytes: 1000, layersDone: 2})
-      expect(t.stats().extracting).to.deep.equal({done: 0, total: 2})
+      // Podman says nothing of unpacking: the phase shows, without a count it cannot know.
+      expect(t.stats().extracting).to.deep.equal({total: 2})
+      expect(progressLine(t.stats(), 4)).to.match(/downloaded, unpacking 2 layers$/)
+    })
+
+    it('Docker 20.10, recorded: the download, then the extract phase counting layers up, then done', () => {
+      const seen = replay(recorded('docker-20.10.jsonl'))
+      const firstExtracting = seen.findIndex((s) => s.extracting)
+      expect(firstExtracting).to.be.greaterThan(0)
+      // Before it, the bar moves with the bytes; from it on, everything is downloaded.
+      expect(seen[firstExtracting - 1]!.currentBytes).to.be.lessThan(RECORDED_SIZE)
+      expect(seen[firstExtracting]!.currentBytes).to.be.at.least(RECORDED_SIZE - 1_000_000)
+      const counts = seen.filter((s) => s.extracting).map((s) => s.extracting!.done)
+      expect([...new Set(counts)]).to.deep.equal([1, 2, 3, 4])
+      expect(seen.every((s) => !s.extracting || s.extracting.total === 5)).to.equal(true)
+      const line = progressLine(
+        seen.find((s) => s.extracting?.done === 2)!,
+        4,
+      )
+      expect(line).to.match(/^\[####\] +\d+% .*downloaded, unpacking: 2\/5 layers done$/)
+      expect(seen.at(-1)!.extracting).to.equal(undefined)
+      expect(seen.at(-1)).to.include({layersDone: 5, layersTotal: 5})
+    })
+
+    it("Podman 4.3's compat stream, recorded: bytes from its Downloading events, then unpacking without a count; its config blob is no layer", () => {
+      const seen = replay(recorded('podman-4.3-compat.jsonl'))
+      const moving = seen.map((s) => s.currentBytes).filter((b) => b > 0 && b < RECORDED_SIZE)
+      expect(moving.length, 'the bar moves before the end').to.be.greaterThan(3)
+      const last = seen.at(-1)!
+      expect(last).to.include({layersDone: 5, layersTotal: 5})
+      expect(last.extracting).to.deep.equal({total: 5})
+      expect(progressLine(last, 4)).to.match(/100% .*downloaded, unpacking 5 layers$/)
+    })
+
+    it("Podman 4.3's libpod pull stream, recorded, has no layer events at all (why the compat endpoint is used)", () => {
+      const events = recorded('podman-4.3-libpod.jsonl')
+      expect(events.length).to.be.greaterThan(3)
+      expect(events.every((e) => e.kind === 'status')).to.equal(true)
     })
 
     it('no total known: no ETA', () => {

@@ -15,7 +15,15 @@ import {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/ca
 import {statusExitCode} from '../../../src/commands/server/status.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
-import {containerUser, ensureWorkspace, repoDigest, specHash, waitUntilReady} from '../../../src/services/server.js'
+import {
+  containerUser,
+  ensureWorkspace,
+  HEAVY_PROBE_MS,
+  nextProbeInMs,
+  repoDigest,
+  specHash,
+  waitUntilReady,
+} from '../../../src/services/server.js'
 import {rejectionOf} from '../../helpers/rejection.js'
 
 const native = {inVm: false, rootless: false}
@@ -240,6 +248,13 @@ describe('server service', () => {
 
   describe('waitUntilReady (a scripted engine)', () => {
     const {signal} = new AbortController()
+
+    it('paces probes like a hand-written loop: every 50 ms, back to back when slower; a heavy check gets as long again', () => {
+      expect(nextProbeInMs(10, 0)).to.equal(40)
+      expect(nextProbeInMs(120, 500)).to.equal(0)
+      expect(nextProbeInMs(HEAVY_PROBE_MS + 100, 500)).to.equal(HEAVY_PROBE_MS + 100)
+      expect(nextProbeInMs(10, 10_001)).to.equal(1000)
+    })
 
     it('returns as soon as its own probe passes, without waiting for the engine interval', async () => {
       let n = 0
