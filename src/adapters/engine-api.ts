@@ -39,7 +39,7 @@ import {EngineInfoCache, engineIdentity} from '../detection/info-cache.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {parseBuildStep} from './build-step.js'
 import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
-import {isAuthFailure, RuntimeError} from './errors.js'
+import {isAuthFailure, RuntimeError, type RuntimeErrorReason} from './errors.js'
 import {followJsonStream, type StreamMessage} from './json-stream.js'
 
 const NS = 1_000_000
@@ -168,35 +168,72 @@ export function toRuntimeError(error: unknown, what: string): RuntimeError {
   }
 
   if (e.code === 'EACCES' || e.code === 'EPERM') return new RuntimeError('permission', message, {cause: error})
-  switch (e.statusCode) {
-    case 401:
-    case 403: {
-      return new RuntimeError('auth', message, {cause: error, statusCode: e.statusCode})
+  return new RuntimeError(reasonOfAnswer(e.statusCode, detail), message, {
+    cause: error,
+    ...(e.statusCode ? {statusCode: e.statusCode} : {}),
+  })
+}
+
+/** What an engine's error answer means: by its HTTP status, else by its words (Podman answers 500 where Docker answers 409). */
+function reasonOfAnswer(statusCode: number | undefined, detail: string): RuntimeErrorReason {
+  if (statusCode === 401 || statusCode === 403) return 'auth'
+  if (statusCode === 404) return 'not-found'
+  if (statusCode === 409 || /already in use|container state improper/i.test(detail)) return 'conflict'
+  return isAuthFailure(detail) ? 'auth' : 'engine'
+}
+
+/** The build endpoint's query for one platform, from stigmer's build options. */
+function buildQuery(options: BuildOptions, tag: string | undefined): Record<string, unknown> {
+  return {
+    dockerfile: options.dockerfile,
+    rm: true,
+    forcerm: true,
+    ...(tag ? {t: tag} : {}),
+    ...(options.buildArgs ? {buildargs: options.buildArgs} : {}),
+    ...(options.labels ? {labels: options.labels} : {}),
+    ...(options.platforms?.length === 1 ? {platform: options.platforms[0]} : {}),
+    ...(options.target ? {target: options.target} : {}),
+    ...(options.noCache ? {nocache: true} : {}),
+  }
+}
+
+/**
+ * Reads a classic (non-BuildKit) build's JSON stream: step events, each line of output (the
+ * last 200 kept for the error of a failed step), and the image id however the engine says it.
+ */
+class BuildStreamReader {
+  imageId: string | undefined
+  step: string | undefined
+  private readonly stepOutput: string[] = []
+
+  constructor(private readonly onProgress: BuildOptions['onProgress']) {}
+
+  output(): string {
+    return this.stepOutput.join('\n')
+  }
+
+  read(message: StreamMessage): void {
+    if (message.aux && typeof message.aux.ID === 'string') this.imageId = message.aux.ID
+    const text = message.stream ?? (message.status && !message.id ? message.status : undefined)
+    if (text === undefined) return
+    for (const line of text.split('\n')) if (line.trim() !== '') this.readLine(line)
+  }
+
+  private readLine(line: string): void {
+    const started = parseBuildStep(line)
+    if (started) {
+      this.step = started.line
+      this.stepOutput.length = 0
+      this.onProgress?.({kind: 'step', step: started})
+      return
     }
 
-    case 404: {
-      return new RuntimeError('not-found', message, {cause: error, statusCode: 404})
-    }
-
-    case 409: {
-      return new RuntimeError('conflict', message, {cause: error, statusCode: 409})
-    }
-
-    default: {
-      // Podman's compat API answers 500 where Docker answers 409.
-      if (/already in use|container state improper/i.test(detail)) {
-        return new RuntimeError('conflict', message, {
-          cause: error,
-          ...(e.statusCode ? {statusCode: e.statusCode} : {}),
-        })
-      }
-
-      if (isAuthFailure(detail)) {
-        return new RuntimeError('auth', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
-      }
-
-      return new RuntimeError('engine', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
-    }
+    const idMatch = /^(?:Successfully built|COMMIT .*\n?-->) ?([\da-f]{12,64})/.exec(line.trim())
+    if (idMatch) this.imageId ??= idMatch[1]
+    if (/^[\da-f]{64}$/.test(line.trim())) this.imageId = line.trim()
+    this.stepOutput.push(line)
+    if (this.stepOutput.length > 200) this.stepOutput.shift()
+    this.onProgress?.({kind: 'build-output', line, ...(this.step ? {step: this.step} : {})})
   }
 }
 
@@ -424,52 +461,14 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     const tarFs = await import('tar-fs')
     const context = tarFs.pack(options.contextDir)
     const [first, ...rest] = options.tags
-    let step: string | undefined
-    const stepOutput: string[] = []
-    let imageId: string | undefined
-    const buildOpts: Record<string, unknown> = {
-      dockerfile: options.dockerfile,
-      rm: true,
-      forcerm: true,
-      ...(first ? {t: first} : {}),
-      ...(options.buildArgs ? {buildargs: options.buildArgs} : {}),
-      ...(options.labels ? {labels: options.labels} : {}),
-      ...(options.platforms?.length === 1 ? {platform: options.platforms[0]} : {}),
-      ...(options.target ? {target: options.target} : {}),
-      ...(options.noCache ? {nocache: true} : {}),
-      ...this.buildQueryExtras(),
-    }
+    const reader = new BuildStreamReader(options.onProgress)
+    const buildOpts = {...buildQuery(options, first), ...this.buildQueryExtras()}
     try {
       const stream = (await this.client.buildImage(context, {
         ...buildOpts,
         ...(options.signal ? {abortSignal: options.signal} : {}),
       } as Dockerode.ImageBuildOptions)) as unknown as Readable
-      await followJsonStream(
-        stream,
-        (message) => {
-          if (message.aux && typeof message.aux.ID === 'string') imageId = message.aux.ID
-          const text = message.stream ?? (message.status && !message.id ? message.status : undefined)
-          if (text === undefined) return
-          for (const line of text.split('\n')) {
-            if (line.trim() === '') continue
-            const started = parseBuildStep(line)
-            if (started) {
-              step = started.line
-              stepOutput.length = 0
-              options.onProgress?.({kind: 'step', step: started})
-              continue
-            }
-
-            const idMatch = /^(?:Successfully built|COMMIT .*\n?-->) ?([\da-f]{12,64})/.exec(line.trim())
-            if (idMatch) imageId ??= idMatch[1]
-            if (/^[\da-f]{64}$/.test(line.trim())) imageId = line.trim()
-            stepOutput.push(line)
-            if (stepOutput.length > 200) stepOutput.shift()
-            options.onProgress?.({kind: 'build-output', line, ...(step ? {step} : {})})
-          }
-        },
-        options.signal,
-      )
+      await followJsonStream(stream, (message) => reader.read(message), options.signal)
     } catch (error) {
       if (
         error instanceof RuntimeError &&
@@ -477,8 +476,8 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       ) {
         throw new RuntimeError('build', error.message, {
           cause: error,
-          output: stepOutput.join('\n'),
-          ...(step ? {step} : {}),
+          output: reader.output(),
+          ...(reader.step ? {step: reader.step} : {}),
         })
       }
 
@@ -489,14 +488,14 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       const info = await this.inspectImage(first)
       if (!info)
         throw new RuntimeError('build', `The build finished but ${first} does not exist.`, {
-          output: stepOutput.join('\n'),
+          output: reader.output(),
         })
-      imageId = info.id
+      reader.imageId = info.id
       for (const tag of rest) await this.tagImage(first, tag)
     }
 
     return {
-      id: imageId ?? '',
+      id: reader.imageId ?? '',
       manifestList: false,
       platforms: options.platforms ?? [],
       tags: options.tags,
