@@ -1,7 +1,7 @@
 import {existsSync, statSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
-import type {BuildResult, BuildStep, ContainerRuntime, ProgressEvent} from '../adapters/types.js'
+import type {BuildResult, BuildStep, ContainerRuntime, ImageInfo, ProgressEvent} from '../adapters/types.js'
 
 import {parseBuildStep} from '../adapters/build-step.js'
 import {capabilitiesOf} from '../adapters/capabilities.js'
@@ -299,7 +299,6 @@ export async function buildImage(
       kind: 'note',
       text: `${displayPath(plan.sourceDir)} has uncommitted changes: the image is tagged ${plan.tags[1] ?? ''} but is not exactly that commit.`,
     })
-  const {project} = plan
   const staged = await stageContextFor(plan, options.signal)
   const rules =
     staged.ignoreFiles.length > 0
@@ -343,8 +342,24 @@ export async function buildImage(
     await staged.cleanup()
   }
 
-  const sizes: Record<string, number> = {}
   const info = await runtime.inspectImage(result.tags[0] ?? result.id).catch(() => {})
+  return buildOutcome(plan, {durationMs: Date.now() - started, info: info ?? undefined, result, runtime, staged})
+}
+
+/** What `image build` reports (and prints under --json): the plan, the context, and the image as the engine has it. */
+function buildOutcome(
+  plan: BuildPlan,
+  built: {
+    durationMs: number
+    info: ImageInfo | undefined
+    result: BuildResult
+    runtime: ContainerRuntime
+    staged: Pick<StagedContext, 'bytes' | 'files' | 'ignoreFiles' | 'ignored'>
+  },
+): BuildOutcome {
+  const {info, result, staged} = built
+  const {project} = plan
+  const sizes: Record<string, number> = {}
   if (info && !result.manifestList)
     sizes[`${info.os}/${info.architecture}${info.variant ? `/${info.variant}` : ''}`] = info.size
   return {
@@ -355,7 +370,7 @@ export async function buildImage(
     dirty: plan.git?.dirty,
     dockerfile: plan.dockerfile,
     dockerfileFrom: plan.dockerfileFrom,
-    durationMs: Date.now() - started,
+    durationMs: built.durationMs,
     entrypoint: {command: plan.buildArgs.RUNNER_COMMAND ?? '', reason: project.entry.reason},
     id: result.manifestList ? result.id : (info?.id ?? result.id),
     installer: plan.buildArgs.INSTALLER ?? project.installer,
@@ -363,7 +378,7 @@ export async function buildImage(
     pathDeps: project.pathDeps.map((d) => contextPath(project, d.dir)),
     platforms: result.platforms.length > 0 ? result.platforms : info ? Object.keys(sizes) : [],
     revision: plan.git?.revision,
-    runtime: runtime.name,
+    runtime: built.runtime.name,
     sizes,
     source: plan.sourceDir,
     tags: result.tags,
@@ -405,15 +420,9 @@ export function manualBuildCommand(
   return parts.join(' ')
 }
 
-function buildFailure(
-  error: unknown,
-  runtime: ContainerRuntime,
-  plan: BuildPlan,
-  seen: {step: BuildStep | undefined; tail: readonly string[]},
-): StigmerError {
-  if (error instanceof StigmerError) return error
-  const manual = manualBuildCommand(runtime, plan)
-  if (error instanceof RuntimeError && error.reason === 'unsupported') {
+/** A build the engine could not run at all (not a failed step): unsupported, or the engine went away. */
+function engineBuildFailure(error: RuntimeError, runtime: ContainerRuntime, plan: BuildPlan): StigmerError | undefined {
+  if (error.reason === 'unsupported') {
     return new StigmerError(error.message, {
       cause: error,
       code: 'BUILD_UNSUPPORTED',
@@ -427,7 +436,7 @@ function buildFailure(
     })
   }
 
-  if (error instanceof RuntimeError && (error.reason === 'unreachable' || error.reason === 'permission')) {
+  if (error.reason === 'unreachable' || error.reason === 'permission') {
     return new StigmerError(`${runtime.displayName} stopped answering during the build: ${error.message}`, {
       cause: error,
       code: 'BUILD_FAILED',
@@ -435,6 +444,20 @@ function buildFailure(
       kind: 'external',
     })
   }
+
+  return undefined
+}
+
+function buildFailure(
+  error: unknown,
+  runtime: ContainerRuntime,
+  plan: BuildPlan,
+  seen: {step: BuildStep | undefined; tail: readonly string[]},
+): StigmerError {
+  if (error instanceof StigmerError) return error
+  const manual = manualBuildCommand(runtime, plan)
+  const engineFailure = error instanceof RuntimeError ? engineBuildFailure(error, runtime, plan) : undefined
+  if (engineFailure) return engineFailure
 
   const reported = error instanceof RuntimeError && error.step ? parseBuildStep(error.step) : undefined
   const step = reported ?? seen.step
