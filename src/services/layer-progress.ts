@@ -78,25 +78,27 @@ export class LayerTracker {
     this.layers.set(event.id, layer)
   }
 
-  stats(): PullStats {
-    let current = 0
-    let known = 0
-    let done = 0
-    let extracted = 0
+  /** The layers' bytes and states, added up (sizes from the registry where the engine gives none). */
+  private sum(): {current: number; done: number; extracted: number; known: number; layers: number} {
+    const sum = {current: 0, done: 0, extracted: 0, known: 0, layers: 0}
     const sizes = this.layerSizes?.()
-    let layers = 0
     for (const [id, layer] of this.layers) {
       // Podman reports the image's config blob like a layer ("Pulling fs layer", "Download
       // complete"): not one of the manifest's layers, no size of its own, so not counted.
       if (sizes && sizes.size > 0 && !sizes.has(id) && layer.total === undefined) continue
-      layers++
+      sum.layers++
       const size = layer.total ?? sizes?.get(id)
-      current += size !== undefined && layer.done ? Math.max(layer.current, size) : layer.current
-      known += size ?? 0
-      if (layer.done) done++
-      if (layer.extracted) extracted++
+      sum.current += size !== undefined && layer.done ? Math.max(layer.current, size) : layer.current
+      sum.known += size ?? 0
+      if (layer.done) sum.done++
+      if (layer.extracted) sum.extracted++
     }
 
+    return sum
+  }
+
+  stats(): PullStats {
+    const {current, done, extracted, known, layers} = this.sum()
     const hint = typeof this.sizeHint === 'function' ? this.sizeHint() : this.sizeHint
     const total = hint ?? (known > 0 ? known : undefined)
     const elapsed = (Date.now() - this.startedAt) / 1000
