@@ -643,7 +643,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
   let finished = false
   try {
     // Preflight: Temporal, asked from the host (a real gRPC call, before any host-alias rewrite),
-    // while the image is checked: loading the Temporal client takes a few hundred milliseconds.
+    // while the image is checked.
     const temporal = hostTemporalAddress(req)
     const answering = temporalAnswers(temporal, 2000)
     const {image, pulled} = await ensureImage(req)
