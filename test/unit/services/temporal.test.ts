@@ -45,19 +45,21 @@ describe("services/temporal (against the stand-in built from Temporal's protos)"
     })
 
     // Every field of PollerInfo set, and fields of the response this client does not read.
-    const response = DescribeTaskQueueResponse.encode({
-      pollers: [
-        {
-          identity: 'worker-1@host',
-          lastAccessTime: {nanos: 5, seconds: 1_700_000_000},
-          ratePerSecond: 100_000,
-          workerVersionCapabilities: {buildId: 'b1', useVersioning: true},
-        },
-        {identity: 'worker-2@host', ratePerSecond: 1.5},
-        {},
-      ],
-      taskQueueStatus: {backlogCountHint: 7, readLevel: 3},
-    }).finish()
+    const response = DescribeTaskQueueResponse.encode(
+      DescribeTaskQueueResponse.fromObject({
+        pollers: [
+          {
+            identity: 'worker-1@host',
+            lastAccessTime: {nanos: 5, seconds: 1_700_000_000},
+            ratePerSecond: 100_000,
+            workerVersionCapabilities: {buildId: 'b1', useVersioning: true},
+          },
+          {identity: 'worker-2@host', ratePerSecond: 1.5},
+          {},
+        ],
+        taskQueueStatus: {backlogCountHint: 7, readLevel: 3},
+      }),
+    ).finish()
     expect(decodePollerIdentities(response)).to.deep.equal(['worker-1@host', 'worker-2@host', ''])
     expect(decodePollerIdentities(DescribeTaskQueueResponse.encode({}).finish())).to.deep.equal([])
 
