@@ -1,4 +1,3 @@
-import {connect as http2Connect, constants as http2Constants} from 'node:http2'
 import {createRequire} from 'node:module'
 
 import {canConnect, splitHostPort} from '../lib/tcp.js'
@@ -148,6 +147,8 @@ export async function unaryCalls(
   calls: ReadonlyArray<{method: string; request: Uint8Array}>,
   timeoutMs: number,
 ): Promise<Uint8Array[]> {
+  // Loaded here: most runs of status find nothing on Temporal's port and never call.
+  const {connect: http2Connect, constants: http2Constants} = await import('node:http2')
   const session = http2Connect(`http://${dial}`)
   return new Promise<Uint8Array[]>((resolve, reject) => {
     let settled = false
