@@ -79,7 +79,10 @@ export function parseDeclaredFlags(
   // Help is oclif's to render.
   if (argv.some((arg) => arg === '--help' || arg === '-h' || arg === '--')) return undefined
   try {
-    const {values} = parseArgs({allowPositionals: false, args: [...argv], options, strict: true})
+    const {tokens, values} = parseArgs({allowPositionals: false, args: [...argv], options, strict: true, tokens: true})
+    // A flag given twice: oclif's prerun hooks and its parser do not agree on which one counts; let oclif run it.
+    const names = tokens.filter((token) => token.kind === 'option').map((token) => token.name)
+    if (new Set(names).size !== names.length) return undefined
     for (const [name, value] of Object.entries(values)) {
       // oclif takes `--runtime --json` as a missing value; parseArgs would take "--json": leave it to oclif.
       if (Array.isArray(value) || (typeof value === 'string' && value.startsWith('-'))) return undefined
