@@ -15,8 +15,6 @@ export abstract class StigmerCommand extends Command {
   static override enableJsonFlag = true
   /** The prerun hook detects an engine before this command runs and stops it with the right exit code if none is usable. */
   static needsRuntime = false
-  /** The first-run-pull hook makes sure the agent-runner image is present before this command runs. */
-  static needsImage = false
   /** Prefer the engine that ran the last `server start` (status, logs, stop). */
   static useRememberedRuntime = false
   private abortController: AbortController | undefined
@@ -29,7 +27,7 @@ export abstract class StigmerCommand extends Command {
       this.signalAborted && !(error instanceof InterruptedError) && /cancel|abort/i.test(error.message)
         ? new InterruptedError()
         : toStigmerError(error)
-    this.stopProgress()
+    await this.stopProgress()
     if (process.env.DEBUG && error.stack) process.stderr.write(redact(error.stack) + '\n')
     writeError(stigmerError, this.jsonEnabled())
     this.exit(stigmerError.exit)
@@ -103,5 +101,5 @@ export abstract class StigmerCommand extends Command {
   }
 
   /** Stops any live progress display before an error is printed, so nothing is swallowed. */
-  protected stopProgress(): void {}
+  protected async stopProgress(): Promise<void> {}
 }

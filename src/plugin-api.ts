@@ -20,10 +20,11 @@
  */
 import type {Hook} from '@oclif/core'
 
-import type {RuntimeProvider} from './runtimes.js'
+import type {RuntimeProvider} from './adapters/types.js'
+
+export {DOCKER_CAPABILITIES, genericCapabilities, PODMAN_CAPABILITIES} from './adapters/capabilities.js'
 
 export {RuntimeError, type RuntimeErrorReason} from './adapters/errors.js'
-
 export type * from './adapters/types.js'
 export {StigmerCommand} from './base-command.js'
 export type {Candidate, MachineView, Strategy} from './detection/strategies.js'
@@ -41,13 +42,22 @@ export {runtimeFlag} from './lib/flags.js'
 export {HOST_GLOBAL, type HostInfo} from './lib/host.js'
 export {parseImageRef} from './lib/image-ref.js'
 export {canConnect, grpcAnswers} from './lib/tcp.js'
-export {dockerProvider, podmanProvider, type RuntimeContext, type RuntimeProvider} from './runtimes.js'
-export {getRuntime, type ResolvedRuntime, runtimeProviders, type SelectOptions} from './services/runtime.js'
+export {dockerProvider, podmanProvider} from './runtimes.js'
+export {
+  type ChoiceReason,
+  choiceWords,
+  chooseEngine,
+  type EngineDecision,
+  getRuntime,
+  type ResolvedRuntime,
+  runtimeProviders,
+  type SelectOptions,
+} from './services/runtime.js'
 export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 
 /** The version of this API. A plugin may check `semver.satisfies(PLUGIN_API_VERSION, '^1')`. */
-export const PLUGIN_API_VERSION = '1.1.0'
+export const PLUGIN_API_VERSION = '1.2.0'
 
 /** The hook event a runtime-contributing plugin answers. */
 export const RUNTIMES_HOOK = 'stigmer:runtimes'

@@ -1,6 +1,10 @@
-import type {ContainerRuntime, Endpoint} from './adapters/types.js'
-import type {Candidate, MachineView, Strategy} from './detection/strategies.js'
+/**
+ * The built-in engines' providers. The provider types live at the seam (src/adapters/types.ts);
+ * they are re-exported here for code that imported them from this module.
+ */
+import type {RuntimeProvider} from './adapters/types.js'
 
+import {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from './adapters/capabilities.js'
 import {
   dockerContext,
   dockerHostEnv,
@@ -10,43 +14,17 @@ import {
   podmanSockets,
 } from './detection/strategies.js'
 
-export interface RuntimeContext {
-  readonly machine: MachineView
-  /** Where stigmer may keep sockets of helper services. */
-  readonly runDir: string
-}
-
-/**
- * A container engine stigmer can use. Built-in: docker and podman. Plugins add
- * more through the `stigmer:runtimes` hook (see src/plugin-api.ts).
- */
-export interface RuntimeProvider {
-  readonly name: string
-  readonly displayName: string
-  /** The engine's own CLI, for "run this by hand" hints. */
-  readonly cli: string
-  strategies(ctx: RuntimeContext): Strategy[]
-  /** Builds the adapter for an endpoint that answered. Loads the engine client lazily. */
-  create(endpoint: Endpoint, ctx: RuntimeContext): Promise<ContainerRuntime>
-  /** Starts an API service for a spawnable candidate and resolves once it answers. */
-  spawn?(candidate: Candidate, ctx: RuntimeContext): Promise<void>
-  /** One line each: how to install it on this platform. */
-  installHints(platform: NodeJS.Platform): string[]
-  /** How to start it when installed but not running. */
-  startHints(platform: NodeJS.Platform, candidate?: Candidate): string[]
-  /** What to do about a permission-denied socket. */
-  permissionHints(platform: NodeJS.Platform, socket: string): string[]
-  /** Whether its CLI is installed (binary on PATH) even if nothing answers. */
-  installed(machine: MachineView): boolean
-}
+export type {RuntimeContext, RuntimeProvider} from './adapters/types.js'
 
 export const dockerProvider: RuntimeProvider = {
+  capabilities: DOCKER_CAPABILITIES,
   cli: 'docker',
   async create(endpoint, ctx) {
     const {DockerAdapter} = await import('./adapters/docker.js')
     return new DockerAdapter(endpoint, ctx)
   },
   displayName: 'Docker',
+  identifiedByPing: true,
   installHints(platform) {
     if (platform === 'linux') {
       return [
@@ -86,12 +64,14 @@ export const dockerProvider: RuntimeProvider = {
 }
 
 export const podmanProvider: RuntimeProvider = {
+  capabilities: PODMAN_CAPABILITIES,
   cli: 'podman',
   async create(endpoint, ctx) {
     const {PodmanAdapter} = await import('./adapters/podman.js')
     return new PodmanAdapter(endpoint, ctx)
   },
   displayName: 'Podman',
+  identifiedByPing: true,
   installHints(platform) {
     if (platform === 'darwin')
       return [

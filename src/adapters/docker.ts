@@ -1,6 +1,8 @@
 import type {BuildOptions, BuildResult, RegistryCredentials} from './types.js'
 
 import {which} from '../detection/machine.js'
+import {DOCKER_CAPABILITIES} from './capabilities.js'
+import {cliLogin} from './cli-login.js'
 import {EngineApiRuntime} from './engine-api.js'
 import {RuntimeError} from './errors.js'
 import {
@@ -15,9 +17,10 @@ import {
 
 /** Docker Engine (and Docker Desktop, Colima, OrbStack, Rancher Desktop) over the Engine API. */
 export class DockerAdapter extends EngineApiRuntime {
+  readonly capabilities = DOCKER_CAPABILITIES
   readonly cli = 'docker'
   readonly displayName = 'Docker'
-  readonly hostGatewayName = 'host.docker.internal'
+  readonly hostGatewayName = DOCKER_CAPABILITIES.hostAlias
   readonly name = 'docker'
 
   /**
@@ -56,27 +59,14 @@ export class DockerAdapter extends EngineApiRuntime {
     const env = this.ctx.machine.env as NodeJS.ProcessEnv
     const docker = which('docker', env)
     if (docker) {
-      const {execa} = await import('execa')
-      const result = await execa(
-        docker,
-        ['login', '--username', credentials.username, '--password-stdin', credentials.registry],
-        {
-          env: {...env, DOCKER_HOST: this.endpoint.url},
-          input: credentials.password,
-          reject: false,
-          timeout: 60_000,
-        },
-      )
-      if (result.exitCode !== 0) {
-        const text = result.stderr.trim()
-        // Keeping the credential failed (a helper, the config file): not the registry's refusal.
-        const local =
-          /error (?:storing|saving|getting) credentials|docker-credential-|credentials store|error loading config file|config file/i.test(
-            text,
-          )
-        throw new RuntimeError(local ? 'engine' : 'auth', `docker login ${credentials.registry} failed: ${text}`)
-      }
-
+      // Anything but a failing store is the registry's refusal.
+      await cliLogin({
+        binary: docker,
+        cli: this.cli,
+        credentials,
+        env: {...env, DOCKER_HOST: this.endpoint.url},
+        otherwise: 'auth',
+      })
       return
     }
 

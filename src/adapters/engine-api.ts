@@ -4,8 +4,8 @@ import type {Readable} from 'node:stream'
 import {readFileSync} from 'node:fs'
 import {StringDecoder} from 'node:string_decoder'
 
-import type {RuntimeContext} from '../runtimes.js'
 import type {
+  RuntimeContext,
   Bind,
   BuildOptions,
   BuildResult,
@@ -35,8 +35,9 @@ import type {
 
 import {parseEndpointUrl} from '../detection/endpoint.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
+import {parseBuildStep} from './build-step.js'
 import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
-import {RuntimeError} from './errors.js'
+import {isAuthFailure, RuntimeError} from './errors.js'
 import {followJsonStream, type StreamMessage} from './json-stream.js'
 
 const NS = 1_000_000
@@ -188,11 +189,7 @@ export function toRuntimeError(error: unknown, what: string): RuntimeError {
         })
       }
 
-      if (
-        /unauthorized|authentication required|denied|no basic auth credentials|incorrect username or password/i.test(
-          detail,
-        )
-      ) {
+      if (isAuthFailure(detail)) {
         return new RuntimeError('auth', message, {cause: error, ...(e.statusCode ? {statusCode: e.statusCode} : {})})
       }
 
@@ -435,11 +432,11 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
           if (text === undefined) return
           for (const line of text.split('\n')) {
             if (line.trim() === '') continue
-            // Podman prefixes the steps of multi-stage builds with the stage: "[1/2] STEP 1/4: FROM ..."
-            if (/^(?:\[\d+\/\d+\] )?(STEP|Step) \d+\/\d+ ?:/.test(line)) {
-              step = line.trim()
+            const started = parseBuildStep(line)
+            if (started) {
+              step = started.line
               stepOutput.length = 0
-              options.onProgress?.({kind: 'status', message: step})
+              options.onProgress?.({kind: 'step', step: started})
               continue
             }
 
@@ -733,7 +730,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
       await this.client.checkAuth(authConfig(credentials)!)
     } catch (error) {
       const mapped = toRuntimeError(error, `${credentials.registry} refused the login for ${credentials.username}`)
-      throw mapped.reason === 'engine' && /unauthorized|denied|incorrect|invalid/i.test(mapped.message)
+      throw mapped.reason === 'engine' && isAuthFailure(mapped.message)
         ? new RuntimeError('auth', mapped.message, {cause: error})
         : mapped
     }

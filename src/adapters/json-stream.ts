@@ -2,7 +2,7 @@ import type {Readable} from 'node:stream'
 
 import {StringDecoder} from 'node:string_decoder'
 
-import {RuntimeError, type RuntimeErrorReason} from './errors.js'
+import {classifyErrorText, RuntimeError, type RuntimeErrorReason} from './errors.js'
 
 /** One message of the engine's JSON progress stream (pull, push, build). */
 export interface StreamMessage {
@@ -15,20 +15,9 @@ export interface StreamMessage {
   readonly aux?: Record<string, unknown>
 }
 
-const AUTH_PATTERN =
-  /unauthorized|authentication required|denied|\b401\b|\b403\b|incorrect username or password|invalid username\/password|no basic auth credentials/i
-const NOT_FOUND_PATTERN =
-  /not found|manifest unknown|does not exist|no such image|repository .* not found|name unknown|pull access denied/i
-
+/** What an in-band error of a progress stream means (the words are read in ./errors.ts). */
 export function classifyStreamError(message: string): RuntimeErrorReason {
-  if (
-    /pull access denied|manifest unknown|not found|name unknown|does not exist/i.test(message) &&
-    !/unauthorized/i.test(message)
-  )
-    return 'not-found'
-  if (AUTH_PATTERN.test(message)) return 'auth'
-  if (NOT_FOUND_PATTERN.test(message)) return 'not-found'
-  return 'stream'
+  return classifyErrorText(message) ?? 'stream'
 }
 
 /**

@@ -2,8 +2,7 @@ import {spawn} from 'node:child_process'
 import {mkdirSync, rmSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import type {RuntimeContext} from '../runtimes.js'
-import type {Endpoint} from './types.js'
+import type {Endpoint, RuntimeContext} from './types.js'
 
 import {which} from '../detection/machine.js'
 import {probeEndpoint} from '../detection/probe.js'

@@ -24,6 +24,9 @@ import {which} from '../detection/machine.js'
 import {probeEndpoint} from '../detection/probe.js'
 import {removeOnExit} from '../lib/exit-cleanup.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
+import {parseBuildStep} from './build-step.js'
+import {PODMAN_CAPABILITIES} from './capabilities.js'
+import {cliLogin} from './cli-login.js'
 import {EngineApiRuntime, type EngineSystemInfo, toHealthcheckSpec, toRuntimeError} from './engine-api.js'
 import {RuntimeError} from './errors.js'
 import {classifyStreamError} from './json-stream.js'
@@ -39,7 +42,8 @@ import {credentialsFromFile, podmanAuthPaths} from './registry-auth.js'
 export class PodmanAdapter extends EngineApiRuntime {
   readonly cli = 'podman'
   readonly displayName = 'Podman'
-  readonly hostGatewayName = 'host.containers.internal'
+  readonly capabilities = PODMAN_CAPABILITIES
+  readonly hostGatewayName = PODMAN_CAPABILITIES.hostAlias
   readonly name = 'podman'
 
   override async credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
@@ -216,10 +220,11 @@ export class PodmanAdapter extends EngineApiRuntime {
     child.all?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
         if (line.trim() === '') continue
-        if (/^\[[^\]]+\] STEP \d+\/\d+:|^STEP \d+\/\d+:/.test(line)) {
-          step = line.trim()
+        const started = parseBuildStep(line)
+        if (started) {
+          step = started.line
           output.length = 0
-          options.onProgress?.({kind: 'status', message: step})
+          options.onProgress?.({kind: 'step', step: started})
           continue
         }
 
@@ -263,24 +268,7 @@ export class PodmanAdapter extends EngineApiRuntime {
   }
 
   protected async storeCredentials(credentials: RegistryCredentials): Promise<void> {
-    const {execa} = await import('execa')
-    const result = await execa(
-      this.podmanBinary(),
-      ['login', '--username', credentials.username, '--password-stdin', credentials.registry],
-      {
-        env: this.cliEnv(),
-        input: credentials.password,
-        reject: false,
-        timeout: 60_000,
-      },
-    )
-    if (result.exitCode !== 0) {
-      const text = result.stderr.trim()
-      throw new RuntimeError(
-        classifyStreamError(text) === 'auth' ? 'auth' : 'engine',
-        `podman login ${credentials.registry} failed: ${text}`,
-      )
-    }
+    await cliLogin({binary: this.podmanBinary(), cli: this.cli, credentials, env: this.cliEnv(), otherwise: 'engine'})
   }
 
   private cliEnv(): NodeJS.ProcessEnv {

@@ -6,18 +6,14 @@
  * (see docs/architecture.md, "Adding a runtime").
  */
 
+import type {Endpoint} from '../detection/endpoint.js'
+import type {Candidate, MachineView, RuntimeContext, Strategy} from '../detection/strategies.js'
+
 /** Names of the runtimes stigmer ships. Plugins may add more (see plugin-api.ts). */
 export type RuntimeName = string
 
-/** How to reach an engine: a unix socket, a named pipe, TCP or SSH. */
-export interface Endpoint {
-  /** Where the endpoint came from, for `stigmer doctor` ("DOCKER_HOST", "docker context 'colima'", ...). */
-  readonly source: string
-  /** The endpoint as a URL: unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host, npipe:////./pipe/docker_engine. */
-  readonly url: string
-  /** TLS material for tcp:// endpoints (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH or a context's TLS dir). */
-  readonly tls?: {ca?: string; cert?: string; key?: string; verify: boolean}
-}
+/** How to reach an engine (defined in detection, which finds them). */
+export type {Endpoint} from '../detection/endpoint.js'
 
 export interface EngineInfo {
   readonly runtime: RuntimeName
@@ -37,16 +33,7 @@ export interface EngineInfo {
   readonly securityOptions: readonly string[]
 }
 
-/** A parsed image reference. `ImageRef.parse` in ../lib/image-ref.ts builds these. */
-export interface ImageRef {
-  /** Registry host (with port) or undefined for Docker Hub. */
-  readonly registry: string | undefined
-  readonly repository: string
-  readonly tag: string | undefined
-  readonly digest: string | undefined
-  /** The full reference as given to the engine: registry/repository[:tag][@digest]. */
-  readonly ref: string
-}
+export type {RuntimeContext} from '../detection/strategies.js'
 
 export interface ImageInfo {
   readonly id: string
@@ -90,10 +77,28 @@ export interface LayerProgress {
   readonly total?: number
 }
 
-/** A free-text status line of a pull/push/build ("Pulling from x", "Step 3/9 : RUN ..."). */
+/** A free-text status line of a pull/push/build ("Pulling from x"; a build's steps are `step` events). */
 export interface StatusProgress {
   readonly kind: 'status'
   readonly message: string
+}
+
+/** A step of a build, read from the engine's step line (src/adapters/build-step.ts). */
+export interface BuildStep {
+  /** The line as the engine printed it: "Step 3/9 : RUN x", "[2/2] STEP 3/5: RUN x". */
+  readonly line: string
+  /** "3/9". */
+  readonly number: string
+  /** The stage of a multi-stage build, when the engine names it: "2/2". */
+  readonly stage?: string
+  /** The Dockerfile instruction: "RUN x". */
+  readonly instruction: string
+}
+
+/** A build starts a step. */
+export interface StepProgress {
+  readonly kind: 'step'
+  readonly step: BuildStep
 }
 
 /** A line of build output. */
@@ -104,7 +109,7 @@ export interface BuildOutput {
   readonly step?: string
 }
 
-export type ProgressEvent = BuildOutput | LayerProgress | StatusProgress
+export type ProgressEvent = BuildOutput | LayerProgress | StatusProgress | StepProgress
 
 export type ProgressListener = (event: ProgressEvent) => void
 
@@ -302,6 +307,8 @@ export interface ContainerRuntime {
   readonly hostGatewayName: string
   /** Where this runtime talks to its engine. */
   readonly endpoint: Endpoint
+  /** What differs about this engine (see `EngineCapabilities`); the generic ones when absent. */
+  readonly capabilities?: EngineCapabilities
 
   info(): Promise<EngineInfo>
   ping(signal?: AbortSignal): Promise<void>
@@ -341,4 +348,64 @@ export interface ContainerRuntime {
 
   /** Releases sockets and helper processes. */
   close(): Promise<void>
+}
+
+/** Where an engine's own `login` keeps registry credentials. */
+export type LoginStore =
+  /** Docker's config.json ($DOCKER_CONFIG or ~/.docker), or the credential helper it names. */
+  | 'docker-config'
+  /** The containers auth.json (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ...). */
+  | 'containers-auth'
+
+/**
+ * What differs between engines, declared by the engine (its provider and its adapter) so
+ * services ask for a capability instead of testing an engine's name. A plugin runtime that
+ * declares none gets `GENERIC_CAPABILITIES` (src/adapters/capabilities.ts).
+ */
+export interface EngineCapabilities {
+  /** Hostname that reaches the host from a bridge-networked container. */
+  readonly hostAlias: string
+  /** The engine does not provide `hostAlias` by itself: bridge containers need it mapped to `host-gateway`. */
+  readonly hostAliasNeedsHostGateway: boolean
+  /** Rootless: map the invoking user to the same uid inside (`--userns=keep-id`), so files in binds stay theirs. */
+  readonly keepIdWhenRootless: boolean
+  /** Rootless host networking is a namespace of its own (RootlessKit): the host's loopback is not reached. */
+  readonly rootlessHostNetworkIsolated: boolean
+  /** What the VM the engine runs in is called, for messages ("Podman machine", "Docker Desktop"). */
+  vmName(platform: NodeJS.Platform, product: string | undefined): string
+  /** Where `<cli> login` keeps credentials; undefined when stigmer does not know the engine's store. */
+  readonly loginStore?: LoginStore
+  /** Flags a hand-typed `<cli> build` needs to build what stigmer builds (Podman: `--format docker`). */
+  readonly manualBuildFlags: readonly string[]
+}
+
+/** A parsed image reference (defined with its parser in lib/image-ref.ts). */
+export type {ImageRef} from '../lib/image-ref.js'
+
+/**
+ * A container engine stigmer can use. Built-in: docker and podman (src/runtimes.ts). Plugins
+ * add more through the `stigmer:runtimes` hook (see src/plugin-api.ts).
+ */
+export interface RuntimeProvider {
+  readonly name: string
+  readonly displayName: string
+  /** The engine's own CLI, for "run this by hand" hints. */
+  readonly cli: string
+  /** What differs about this engine; the generic ones when absent (see src/adapters/capabilities.ts). */
+  readonly capabilities?: EngineCapabilities
+  /** Its sockets may be answered by Docker or Podman, told apart by the ping's headers (see detection/detect.ts). */
+  readonly identifiedByPing?: boolean
+  strategies(ctx: RuntimeContext): Strategy[]
+  /** Builds the adapter for an endpoint that answered. Loads the engine client lazily. */
+  create(endpoint: Endpoint, ctx: RuntimeContext): Promise<ContainerRuntime>
+  /** Starts an API service for a spawnable candidate and resolves once it answers. */
+  spawn?(candidate: Candidate, ctx: RuntimeContext): Promise<void>
+  /** One line each: how to install it on this platform. */
+  installHints(platform: NodeJS.Platform): string[]
+  /** How to start it when installed but not running. */
+  startHints(platform: NodeJS.Platform, candidate?: Candidate): string[]
+  /** What to do about a permission-denied socket. */
+  permissionHints(platform: NodeJS.Platform, socket: string): string[]
+  /** Whether its CLI is installed (binary on PATH) even if nothing answers. */
+  installed(machine: MachineView): boolean
 }

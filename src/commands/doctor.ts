@@ -11,14 +11,6 @@ every container engine candidate probed (where, and why it is or is not usable),
 
 Doctor never starts an engine or a service; where stigmer would start \`podman system service\` by itself, it says so. It changes nothing except one temporary file it writes to the workspace folder and removes.
 
-Exit codes (see docs/exit-codes.md):
-  0   no check fails (warnings are fine)
-  10  no container engine is installed (NO_RUNTIME); the report says how to install one
-  11  no engine answers, or the one you named does not (RUNTIME_UNREACHABLE)
-  12  an engine socket exists but this user may not open it (RUNTIME_PERMISSION)
-  2   --runtime, STIGMER_CONTAINER_RUNTIME, the config's runtime, or DOCKER_HOST is invalid (USAGE)
-  50  the config file is invalid (CONFIG)
-  41  the workspace folder cannot be created or written (WORKSPACE)
 When several checks fail, the code is that of the first in this order: engine, engine version, socket, config file, workspace. The whole report is printed (or returned under --json) in every case.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',

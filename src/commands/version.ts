@@ -1,12 +1,9 @@
 import {StigmerCommand} from '../base-command.js'
-import {detect} from '../detection/detect.js'
-import {currentMachine} from '../detection/machine.js'
 import {probeVersion} from '../detection/probe.js'
-import {loadConfig} from '../lib/config.js'
+import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {stigmerPaths} from '../lib/paths.js'
-import {BUILTIN_PROVIDERS, type RuntimeContext} from '../runtimes.js'
 import {resolveImage} from '../services/image-resolution.js'
-import {explicitRuntimeChoice} from '../services/runtime.js'
+import {chooseEngine} from '../services/runtime.js'
 
 export interface VersionResult {
   cli: string
@@ -29,10 +26,7 @@ export default class Version extends StigmerCommand {
     const paths = stigmerPaths(env)
     const config = await loadConfig(paths.configFile)
     const image = resolveImage({cliVersion: cli, config, env})
-    const engine = await this.quickEngine(
-      {machine: currentMachine(env), runDir: paths.runDir},
-      explicitRuntimeChoice(undefined, env, config, paths.configFile),
-    )
+    const engine = await this.quickEngine(env, config)
     const result: VersionResult = {
       arch: process.arch,
       cli,
@@ -60,22 +54,16 @@ export default class Version extends StigmerCommand {
   }
 
   /**
-   * The engine stigmer would use (same detection as every command, honouring
-   * --runtime's env/config equivalents and DOCKER_HOST), asked for /version
+   * The engine stigmer would use (the one decision every command makes, chooseEngine: the
+   * env/config equivalents of --runtime, DOCKER_HOST, plugin runtimes), asked for /version
    * without loading an engine client, starting one, or waiting more than a second.
    */
-  private async quickEngine(
-    ctx: RuntimeContext,
-    requested: undefined | {name: string; source: string},
-  ): Promise<VersionResult['engine']> {
+  private async quickEngine(env: NodeJS.ProcessEnv, config: StigmerConfig): Promise<VersionResult['engine']> {
     try {
-      const {chosen, provider} = await detect({
-        allowSpawn: false,
-        ctx,
-        providers: BUILTIN_PROVIDERS,
-        timeoutMs: 1000,
-        ...(requested ? {requested} : {}),
-      })
+      const {
+        detection: {chosen},
+        provider,
+      } = await chooseEngine({allowSpawn: false, config: this.config, env, stigmerConfig: config, timeoutMs: 1000})
       if (!chosen || !provider) return null
       const v = await probeVersion(chosen.candidate.endpoint, 1000)
       if (!v) return null

@@ -1,10 +1,30 @@
-import type {Endpoint} from '../adapters/types.js'
-import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'
-import type {Candidate} from './strategies.js'
+import type {Endpoint} from './endpoint.js'
+import type {Candidate, MachineView, RuntimeContext, Strategy} from './strategies.js'
 
 import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {type ProbeResult, probeEndpoint as realProbe} from './probe.js'
+
+/**
+ * What detection needs of a runtime provider: how to find it and what to say when it is
+ * missing. `RuntimeProvider` (src/adapters/types.ts) is one; detection never builds an adapter.
+ */
+export interface DetectableProvider {
+  readonly name: string
+  readonly displayName: string
+  /**
+   * Its endpoints may be answered by another built-in engine, told apart by the ping's headers
+   * (a Podman socket at /var/run/docker.sock is Podman). Docker's and Podman's providers say
+   * so; an engine that does not is never renamed by its ping.
+   */
+  readonly identifiedByPing?: boolean
+  strategies(ctx: RuntimeContext): Strategy[]
+  spawn?(candidate: Candidate, ctx: RuntimeContext): Promise<void>
+  installHints(platform: NodeJS.Platform): string[]
+  startHints(platform: NodeJS.Platform, candidate?: Candidate): string[]
+  permissionHints(platform: NodeJS.Platform, socket: string): string[]
+  installed(machine: MachineView): boolean
+}
 
 export interface CandidateReport {
   readonly provider: string
@@ -22,9 +42,9 @@ export interface CandidateReport {
   readonly eligible: boolean
 }
 
-export interface DetectionResult {
+export interface DetectionResult<P extends DetectableProvider = DetectableProvider> {
   readonly chosen: CandidateReport | undefined
-  readonly provider: RuntimeProvider | undefined
+  readonly provider: P | undefined
   readonly reports: readonly CandidateReport[]
   /** Where the choice came from: "--runtime", "STIGMER_CONTAINER_RUNTIME", "config file", "remembered", "auto". */
   readonly choiceSource: string
@@ -33,8 +53,8 @@ export interface DetectionResult {
   readonly named?: {readonly url: string; readonly source: string; readonly runtime: string}
 }
 
-export interface DetectOptions {
-  readonly providers: readonly RuntimeProvider[]
+export interface DetectOptions<P extends DetectableProvider = DetectableProvider> {
+  readonly providers: readonly P[]
   readonly ctx: RuntimeContext
   /** An explicit runtime name and where it came from. */
   readonly requested?: {name: string; source: string}
@@ -48,7 +68,11 @@ export interface DetectOptions {
 }
 
 /** Checks a runtime name against the known ones; unknown names are usage errors. */
-export function resolveRequested(name: string, providers: readonly RuntimeProvider[], source: string): RuntimeProvider {
+export function resolveRequested<P extends DetectableProvider>(
+  name: string,
+  providers: readonly P[],
+  source: string,
+): P {
   const wanted = name.trim().toLowerCase()
   const provider = providers.find((p) => p.name === wanted)
   if (!provider) {
@@ -60,17 +84,43 @@ export function resolveRequested(name: string, providers: readonly RuntimeProvid
   return provider
 }
 
-/**
- * Finds a usable engine. Order: an explicit choice, else Docker if it answers,
- * else Podman if it answers (else plugin runtimes). Candidates are probed in
- * parallel and chosen in order, so a missing Docker costs one failed stat.
- */
-export async function detect(options: DetectOptions): Promise<DetectionResult> {
-  const {ctx} = options
-  const providers = options.requested
-    ? [resolveRequested(options.requested.name, options.providers, options.requested.source)]
-    : options.providers
-  const plan: Array<{candidate: Candidate; provider: RuntimeProvider; strategy: string}> = []
+/** The provider of the chosen endpoint: the engine the probe identified (podman-docker at docker.sock), else its own. */
+function chosenProvider<P extends DetectableProvider>(
+  chosen: CandidateReport | undefined,
+  providers: readonly P[],
+): P | undefined {
+  if (!chosen) return undefined
+  return providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider)
+}
+
+function candidateReport<P extends DetectableProvider>(
+  p: PlanEntry<P>,
+  probe: ProbeResult,
+  eligible: boolean,
+  providers: readonly P[],
+): CandidateReport {
+  // What answered may be another built-in engine than the strategy's (Podman's docker-compatible socket).
+  const identifiedAs =
+    probe.engine && p.provider.identifiedByPing && providers.some((x) => x.name === probe.engine)
+      ? probe.engine
+      : p.provider.name
+  const usable = probe.state === 'ok'
+  return {
+    candidate: p.candidate,
+    eligible,
+    identifiedAs,
+    probe,
+    provider: p.provider.name,
+    strategy: p.strategy,
+    usable,
+  }
+}
+
+type PlanEntry<P extends DetectableProvider> = {candidate: Candidate; provider: P; strategy: string}
+
+/** Every candidate endpoint, provider by provider, in order; an explicit one ends its provider's list. */
+function planCandidates<P extends DetectableProvider>(providers: readonly P[], ctx: RuntimeContext): PlanEntry<P>[] {
+  const plan: PlanEntry<P>[] = []
   for (const provider of providers) {
     let explicitSeen = false
     for (const strategy of provider.strategies(ctx)) {
@@ -84,6 +134,56 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
       }
     }
   }
+
+  return plan
+}
+
+/**
+ * A candidate's final probe result: a spawnable one is probed now and, when it may be chosen,
+ * started; one that is not needed or may not be chosen says why.
+ */
+async function settleProbe<P extends DetectableProvider>(
+  p: PlanEntry<P>,
+  early: ProbeResult | undefined,
+  how: {
+    canChoose: boolean
+    chosen: boolean
+    ctx: RuntimeContext
+    mayStart: boolean
+    namedSource: string | undefined
+    probeEndpoint: NonNullable<DetectOptions['probe']>
+    timeoutMs: number
+  },
+): Promise<ProbeResult> {
+  const notConsidered = `not considered: ${how.namedSource} names the engine to use`
+  if (early !== undefined) return how.canChoose ? early : {...early, detail: `${early.detail}; ${notConsidered}`}
+  // A spawnable candidate: its socket may be up from an earlier run.
+  const probe = await how.probeEndpoint(p.candidate.endpoint, how.timeoutMs)
+  if (probe.state === 'ok') return probe
+  if (how.mayStart && p.provider.spawn) {
+    try {
+      await p.provider.spawn(p.candidate, how.ctx)
+      return await how.probeEndpoint(p.candidate.endpoint, how.timeoutMs)
+    } catch (error) {
+      return {detail: `could not start it: ${(error as Error).message}`, ms: probe.ms, state: 'error'}
+    }
+  }
+
+  const why = how.canChoose ? (how.chosen ? 'not needed: another engine answered' : probe.detail) : notConsidered
+  return {...probe, detail: why, state: 'unprobed'}
+}
+
+/**
+ * Finds a usable engine. Order: an explicit choice, else Docker if it answers,
+ * else Podman if it answers (else plugin runtimes). Candidates are probed in
+ * parallel and chosen in order, so a missing Docker costs one failed stat.
+ */
+export async function detect<P extends DetectableProvider>(options: DetectOptions<P>): Promise<DetectionResult<P>> {
+  const {ctx} = options
+  const providers = options.requested
+    ? [resolveRequested(options.requested.name, options.providers, options.requested.source)]
+    : options.providers
+  const plan = planCandidates(providers, ctx)
 
   // An endpoint the user named is the only one that may be chosen: when it does not answer,
   // the answer is "it does not answer", never another engine (a script that reads "not running"
@@ -104,58 +204,28 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
   const reports: CandidateReport[] = []
   let chosen: CandidateReport | undefined
   for (const [i, p] of plan.entries()) {
-    let probe = probes[i]
     const canChoose = eligible(p)
-    if (probe === undefined) {
-      // A spawnable candidate: its socket may be up from an earlier run.
-      probe = await probeEndpoint(p.candidate.endpoint, timeoutMs)
-      if (probe.state !== 'ok' && canChoose && !chosen && options.allowSpawn !== false && p.provider.spawn) {
-        try {
-          await p.provider.spawn(p.candidate, ctx)
-          probe = await probeEndpoint(p.candidate.endpoint, timeoutMs)
-        } catch (error) {
-          probe = {detail: `could not start it: ${(error as Error).message}`, ms: probe.ms, state: 'error'}
-        }
-      } else if (probe.state !== 'ok') {
-        const why = canChoose
-          ? chosen
-            ? 'not needed: another engine answered'
-            : probe.detail
-          : `not considered: ${named!.candidate.endpoint.source} names the engine to use`
-        probe = {...probe, detail: why, state: 'unprobed'}
-      }
-    } else if (!canChoose) {
-      probe = {
-        ...probe,
-        detail: `${probe.detail}; not considered: ${named!.candidate.endpoint.source} names the engine to use`,
-      }
-    }
-
-    const usable = probe.state === 'ok'
-    const identifiedAs = probe.engine && providers.some((x) => x.name === probe.engine) ? probe.engine : p.provider.name
-    const report: CandidateReport = {
-      candidate: p.candidate,
-      eligible: canChoose,
-      identifiedAs,
-      probe,
-      provider: p.provider.name,
-      strategy: p.strategy,
-      usable,
-    }
+    const probe = await settleProbe(p, probes[i], {
+      canChoose,
+      chosen: chosen !== undefined,
+      ctx,
+      mayStart: canChoose && !chosen && options.allowSpawn !== false,
+      namedSource: named?.candidate.endpoint.source,
+      probeEndpoint,
+      timeoutMs,
+    })
+    const report = candidateReport(p, probe, canChoose, providers)
     reports.push(report)
-    if (usable && canChoose && !chosen) {
+    if (report.usable && canChoose && !chosen) {
       chosen = report
       if (!options.exhaustive) break
     }
   }
 
-  const provider = chosen
-    ? (providers.find((p) => p.name === chosen.identifiedAs) ?? providers.find((p) => p.name === chosen.provider))
-    : undefined
   return {
     choiceSource,
     chosen,
-    provider,
+    provider: chosenProvider(chosen, providers),
     reports,
     requested: options.requested?.name,
     ...(named
@@ -176,7 +246,7 @@ export async function detect(options: DetectOptions): Promise<DetectionResult> {
  */
 export function detectionFailure(
   result: DetectionResult,
-  providers: readonly RuntimeProvider[],
+  providers: readonly DetectableProvider[],
   ctx: RuntimeContext,
 ): StigmerError {
   const platform = ctx.machine.platform
@@ -245,10 +315,10 @@ export function detectionFailure(
  * exit 11, naming it and where it came from. Nothing else was tried in its place.
  */
 function namedEndpointFailure(input: {
-  considered: readonly RuntimeProvider[]
+  considered: readonly DetectableProvider[]
   data: Record<string, unknown>
   platform: NodeJS.Platform
-  providers: readonly RuntimeProvider[]
+  providers: readonly DetectableProvider[]
   report: CandidateReport
   result: DetectionResult
   tried: string

@@ -1,6 +1,14 @@
-import type {Endpoint} from '../adapters/types.js'
-
 import {usageError} from '../lib/errors.js'
+
+/** How to reach an engine: a unix socket, a named pipe, TCP or SSH. */
+export interface Endpoint {
+  /** Where the endpoint came from, for `stigmer doctor` ("DOCKER_HOST", "docker context 'colima'", ...). */
+  readonly source: string
+  /** The endpoint as a URL: unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host, npipe:////./pipe/docker_engine. */
+  readonly url: string
+  /** TLS material for tcp:// endpoints (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH or a context's TLS dir). */
+  readonly tls?: {ca?: string; cert?: string; key?: string; verify: boolean}
+}
 
 export interface ParsedEndpoint {
   readonly protocol: 'npipe' | 'ssh' | 'tcp' | 'unix'
@@ -36,24 +44,7 @@ export function parseEndpointUrl(url: string, variable = 'DOCKER_HOST'): ParsedE
 
     case 'ssh':
     case 'tcp': {
-      let parsed: URL
-      try {
-        parsed = new URL(trimmed)
-      } catch {
-        throw bad('the host part cannot be parsed')
-      }
-
-      if (parsed.hostname === '') throw bad('it names no host')
-      const defaultPort = scheme === 'ssh' ? 22 : 2375
-      const port = parsed.port === '' ? defaultPort : Number(parsed.port)
-      if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw bad(`port "${parsed.port}" is out of range`)
-      if (scheme === 'tcp' && parsed.pathname !== '' && parsed.pathname !== '/') throw bad('a tcp endpoint has no path')
-      return {
-        host: parsed.hostname.replaceAll(/^\[|\]$/g, ''),
-        port,
-        protocol: scheme,
-        ...(parsed.username ? {username: decodeURIComponent(parsed.username)} : {}),
-      }
+      return parseNetworkEndpoint(trimmed, scheme, bad)
     }
 
     case 'unix': {
@@ -69,4 +60,26 @@ export function parseEndpointUrl(url: string, variable = 'DOCKER_HOST'): ParsedE
 
 export function endpoint(url: string, source: string, tls?: Endpoint['tls']): Endpoint {
   return tls ? {source, tls, url} : {source, url}
+}
+
+/** tcp:// and ssh://: host, port (2375 and 22 by default), the ssh user. */
+function parseNetworkEndpoint(url: string, scheme: 'ssh' | 'tcp', bad: (why: string) => Error): ParsedEndpoint {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw bad('the host part cannot be parsed')
+  }
+
+  if (parsed.hostname === '') throw bad('it names no host')
+  const defaultPort = scheme === 'ssh' ? 22 : 2375
+  const port = parsed.port === '' ? defaultPort : Number(parsed.port)
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw bad(`port "${parsed.port}" is out of range`)
+  if (scheme === 'tcp' && parsed.pathname !== '' && parsed.pathname !== '/') throw bad('a tcp endpoint has no path')
+  return {
+    host: parsed.hostname.replaceAll(/^\[|\]$/g, ''),
+    port,
+    protocol: scheme,
+    ...(parsed.username ? {username: decodeURIComponent(parsed.username)} : {}),
+  }
 }

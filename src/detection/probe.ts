@@ -5,7 +5,7 @@ import {request as httpRequest} from 'node:http'
 import {request as httpsRequest} from 'node:https'
 import {connect} from 'node:net'
 
-import type {Endpoint} from '../adapters/types.js'
+import type {Endpoint} from './endpoint.js'
 
 import {parseEndpointUrl} from './endpoint.js'
 

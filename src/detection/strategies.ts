@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 
-import type {Endpoint} from '../adapters/types.js'
+import type {Endpoint} from './endpoint.js'
 
 import {endpoint, parseEndpointUrl} from './endpoint.js'
 
@@ -20,6 +20,13 @@ export interface MachineView {
   exists(path: string): boolean
   /** Full path of an executable on PATH, or undefined. */
   which(command: string): string | undefined
+}
+
+/** What a runtime provider is given: the machine, and where stigmer may keep sockets of helper services. */
+export interface RuntimeContext {
+  readonly machine: MachineView
+  /** Where stigmer may keep sockets of helper services. */
+  readonly runDir: string
 }
 
 /** One place an engine might answer. Probing it is detect.ts's job. */

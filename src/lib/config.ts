@@ -54,37 +54,54 @@ export function validateConfig(doc: unknown, file: string): StigmerConfig {
     if (kind === undefined)
       throw configError(file, `unknown key "${key}" (known: ${Object.keys(KEYS).sort().join(', ')})`)
     if (value === null || value === undefined) continue
-    if (kind === 'string') {
-      if (typeof value !== 'string' || value.trim() === '')
-        throw configError(file, `"${key}" must be a non-empty string`)
-    } else if (kind === 'number') {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-        throw configError(file, `"${key}" must be a positive number`)
-    } else if (kind === 'map') {
-      if (typeof value !== 'object' || Array.isArray(value))
-        throw configError(file, `"${key}" must be a mapping of NAME: value`)
-      const env: Record<string, string> = {}
-      for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
-        if (!/^[A-Za-z_]\w*$/.test(name))
-          throw configError(file, `"${key}.${name}" is not a valid environment variable name`)
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-          throw configError(file, `"${key}.${name}" must be a string`)
-        }
-
-        // defineProperty: an env variable named __proto__ is a key like any other, never the prototype.
-        Object.defineProperty(env, name, {configurable: true, enumerable: true, value: String(v), writable: true})
-      }
-
-      out[key] = env
-      continue
-    } else if (!kind.includes(value as string)) {
-      throw configError(file, `"${key}" must be one of ${kind.join(', ')} (got "${String(value)}")`)
-    }
-
-    out[key] = value
+    out[key] = validValue(file, key, kind, value)
   }
 
   return out as StigmerConfig
+}
+
+/** One key's value, checked against its kind; the value to keep. */
+function validValue(file: string, key: string, kind: (typeof KEYS)[keyof StigmerConfig], value: unknown): unknown {
+  switch (kind) {
+    case 'map': {
+      return validEnvMap(file, key, value)
+    }
+
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+        throw configError(file, `"${key}" must be a positive number`)
+      return value
+    }
+
+    case 'string': {
+      if (typeof value !== 'string' || value.trim() === '')
+        throw configError(file, `"${key}" must be a non-empty string`)
+      return value
+    }
+
+    default: {
+      if (!kind.includes(value as string))
+        throw configError(file, `"${key}" must be one of ${kind.join(', ')} (got "${String(value)}")`)
+      return value
+    }
+  }
+}
+
+/** A NAME: value mapping (env:), values as strings. */
+function validEnvMap(file: string, key: string, value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw configError(file, `"${key}" must be a mapping of NAME: value`)
+  const env: Record<string, string> = {}
+  for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+    if (!/^[A-Za-z_]\w*$/.test(name))
+      throw configError(file, `"${key}.${name}" is not a valid environment variable name`)
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      throw configError(file, `"${key}.${name}" must be a string`)
+    // defineProperty: an env variable named __proto__ is a key like any other, never the prototype.
+    Object.defineProperty(env, name, {configurable: true, enumerable: true, value: String(v), writable: true})
+  }
+
+  return env
 }
 
 /** The largest config file stigmer reads (1 MiB). */

@@ -1,6 +1,15 @@
-import type {ImageRef} from '../adapters/types.js'
-
 import {usageError} from './errors.js'
+
+/** A parsed image reference. `parseImageRef` builds these. */
+export interface ImageRef {
+  /** Registry host (with port) or undefined for Docker Hub. */
+  readonly registry: string | undefined
+  readonly repository: string
+  readonly tag: string | undefined
+  readonly digest: string | undefined
+  /** The full reference as given to the engine: registry/repository[:tag][@digest]. */
+  readonly ref: string
+}
 
 export const DEFAULT_IMAGE_REPOSITORY = 'ghcr.io/stigmer/agent-runner'
 /** The tag `stigmer image build` gives the development image that `server start --use-local-image` runs. */

@@ -6,7 +6,7 @@
  * clipboard with OSC 52, or clear the screen). --json output is never touched.
  */
 
-type Stream = {readonly isTTY?: boolean | undefined}
+type Stream = {readonly columns?: number | undefined; readonly isTTY?: boolean | undefined}
 
 /**
  * Colour: FORCE_COLOR (any value but 0/false) turns it on, even in a pipe;
@@ -21,9 +21,13 @@ export function useColor(stream: Stream, env: NodeJS.ProcessEnv = process.env): 
   return Boolean(stream.isTTY)
 }
 
-/** Live redrawing (spinners, bars, cursor movement): a terminal that is not TERM=dumb. */
+/**
+ * Live redrawing (spinners, bars, cursor movement): a terminal that is not
+ * TERM=dumb and reports a size (a pseudo-terminal of 0 columns, as `script`
+ * without a terminal or some CI runners make, cannot be redrawn in place).
+ */
 export function liveTerminal(stream: Stream, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && env.TERM !== 'dumb'
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb' && stream.columns !== 0
 }
 
 /** `\u001B[1;31m` and any colour code, for text stigmer paints itself. */

@@ -1,3 +1,5 @@
+import type {LoginStore} from '../adapters/types.js'
+
 import {
   type AuthFile,
   CredentialStoreError,
@@ -23,6 +25,14 @@ import {ExitCode} from '../lib/exit-codes.js'
 
 export type StoreEngine = 'docker' | 'podman'
 
+/** The kind of store each engine's CLI logs in to (the `loginStore` the engines declare). */
+const STORE_KIND: Readonly<Record<StoreEngine, LoginStore>> = {docker: 'docker-config', podman: 'containers-auth'}
+
+/** The engine whose CLI keeps a kind of store, as `image logout` names it. */
+function engineOfStore(store: LoginStore): StoreEngine {
+  return (Object.keys(STORE_KIND) as StoreEngine[]).find((engine) => STORE_KIND[engine] === store)!
+}
+
 export interface StoreMachine {
   readonly env: NodeJS.ProcessEnv
   readonly platform?: NodeJS.Platform
@@ -30,7 +40,7 @@ export interface StoreMachine {
 }
 
 export function storePath(engine: StoreEngine, machine: StoreMachine): string {
-  return engine === 'docker'
+  return STORE_KIND[engine] === 'docker-config'
     ? dockerConfigPath(machine.env)
     : podmanAuthFile(machine.env, machine.platform ?? process.platform, machine.uid ?? process.getuid?.())
 }
@@ -38,7 +48,7 @@ export function storePath(engine: StoreEngine, machine: StoreMachine): string {
 /** The helper that keeps this registry's credentials for an engine, by the file's own rules. */
 function helperOf(engine: StoreEngine, config: AuthFile, registry: string): string | undefined {
   // Podman's auth.json has credHelpers; credsStore is Docker's alone.
-  return engine === 'docker'
+  return STORE_KIND[engine] === 'docker-config'
     ? helperFor(config, registry)
     : helperFor(config.credHelpers ? {credHelpers: config.credHelpers} : {}, registry)
 }
@@ -74,10 +84,10 @@ function planStore(engine: StoreEngine, registry: string, machine: StoreMachine)
  * login would be checked with the registry and then fail to be kept (or, worse, be written in
  * plain text where the user's config says a helper keeps it).
  */
-export function checkLoginStore(engine: string, registry: string, machine: StoreMachine): void {
-  if (engine !== 'docker' && engine !== 'podman') return
+export function checkLoginStore(store: LoginStore | undefined, registry: string, machine: StoreMachine): void {
+  if (store === undefined) return // an engine whose store stigmer does not know: its own login decides
   try {
-    planStore(engine, registry, machine)
+    planStore(engineOfStore(store), registry, machine)
   } catch (error) {
     throw credentialStoreFailure(error, 'login', registry) ?? error
   }

@@ -6,17 +6,20 @@
  */
 
 /* eslint-disable no-bitwise -- file modes are bit fields */
-import type {EngineInfo, ImageInfo} from '../adapters/types.js'
+import type {EngineCapabilities, EngineInfo, ImageInfo} from '../adapters/types.js'
 import type {CandidateReport} from '../detection/detect.js'
 import type {StigmerConfig} from '../lib/config.js'
 import type {StigmerError} from '../lib/errors.js'
 import type {CurrentUser, DiskFacts, SocketFacts, TcpProbe, WorkspaceFacts} from './doctor-probes.js'
 import type {ResolvedImage} from './image-resolution.js'
+import type {ChoiceReason} from './runtime.js'
 import type {ServerState} from './server-state.js'
 
+import {DOCKER_CAPABILITIES} from '../adapters/capabilities.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkMode, rewriteHostAddress} from './network-mode.js'
+import {choiceWords} from './runtime.js'
 
 export type CheckStatus = 'fail' | 'ok' | 'warn'
 
@@ -85,7 +88,7 @@ export type EngineChoice =
   | {
       readonly kind: 'chosen'
       readonly report: CandidateReport
-      readonly choiceSource: string
+      readonly reason: ChoiceReason
       readonly displayName: string
       readonly alsoUsable: readonly string[]
     }
@@ -93,23 +96,27 @@ export type EngineChoice =
   | {
       readonly kind: 'would-start'
       readonly report: CandidateReport
-      readonly choiceSource: string
+      readonly reason: ChoiceReason
       readonly podmanPath: string | undefined
     }
   /** Nothing usable: detectionFailure's classification, or a usage error (bad --runtime, DOCKER_HOST). */
   | {readonly kind: 'none'; readonly failure: StigmerError}
 
 /** Why this engine, in words. */
-export function choiceReason(choiceSource: string, displayName: string, alsoUsable: readonly string[]): string {
-  if (choiceSource === 'auto') {
+export function choiceReason(reason: ChoiceReason, displayName: string, alsoUsable: readonly string[]): string {
+  if (reason.kind === 'detected' || reason.kind === 'plugin') {
     const others =
       alsoUsable.length > 0
         ? `; ${alsoUsable.join(', ')} also answers (pass --runtime or set STIGMER_CONTAINER_RUNTIME to use it)`
         : ''
-    return `chosen automatically: Docker is tried first, then Podman, and ${displayName} answered${others}`
+    const order =
+      reason.kind === 'plugin'
+        ? `Docker is tried first, then Podman, then the runtimes plugins add, and ${displayName}${reason.plugin ? ` (from the plugin ${reason.plugin})` : ''} answered`
+        : `Docker is tried first, then Podman, and ${displayName} answered`
+    return `chosen automatically: ${order}${others}`
   }
 
-  return `chosen by ${choiceSource}`
+  return `chosen by ${choiceWords(reason)}`
 }
 
 export function engineCheck(choice: EngineChoice): CheckResult {
@@ -121,7 +128,7 @@ export function engineCheck(choice: EngineChoice): CheckResult {
         'engine',
         title,
         'ok',
-        `${choice.displayName} at ${candidate.endpoint.url} (${candidate.endpoint.source}), ${choiceReason(choice.choiceSource, choice.displayName, choice.alsoUsable)}`,
+        `${choice.displayName} at ${candidate.endpoint.url} (${candidate.endpoint.source}), ${choiceReason(choice.reason, choice.displayName, choice.alsoUsable)}`,
       )
     }
 
@@ -280,17 +287,19 @@ export function networkCheck(input: {
   platform: NodeJS.Platform
   runtime?: string
   info?: Pick<EngineInfo, 'inVm' | 'name' | 'rootless'>
-  gatewayName?: string
+  /** What the engine declares (host alias, ...); Docker's when no engine was found. */
+  capabilities?: EngineCapabilities
   requested?: NetworkMode | undefined
   requestedSource?: string
   temporalAddress: string
 }): CheckResult & {mode: NetworkMode; reason: string} {
   const title = 'Host networking'
   const guessed = !input.info || !input.runtime
+  const capabilities = input.capabilities ?? DOCKER_CAPABILITIES
   const engineInfo = {
+    capabilities,
     inVm: input.info?.inVm ?? input.platform !== 'linux',
     rootless: input.info?.rootless ?? false,
-    runtime: input.runtime ?? 'docker',
     ...(input.info?.name ? {name: input.info.name} : {}),
   }
   const choice = chooseNetworkMode({
@@ -302,10 +311,8 @@ export function networkCheck(input: {
   const behaves = input.platform === 'linux' && !engineInfo.inVm
   let detail = `${behaves ? 'behaves as on Linux' : 'does not reach this machine (engine in a VM)'}; server start would use ${choice.mode} networking: ${choice.reason}`
   if (choice.mode === 'bridge') {
-    const gw =
-      input.gatewayName ?? (engineInfo.runtime === 'podman' ? 'host.containers.internal' : 'host.docker.internal')
-    const rewritten = rewriteHostAddress(input.temporalAddress, gw)
-    const hosts = Object.entries(extraHostsFor('bridge', engineInfo.runtime)).map(([k, v]) => `${k}:${v}`)
+    const rewritten = rewriteHostAddress(input.temporalAddress, capabilities.hostAlias)
+    const hosts = Object.entries(extraHostsFor('bridge', capabilities)).map(([k, v]) => `${k}:${v}`)
     detail += `; in the container ${input.temporalAddress} becomes ${rewritten}${hosts.length > 0 ? ` (with --add-host ${hosts.join(', ')})` : ''}`
   }
 

@@ -11,10 +11,10 @@
 import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
 
-import type {ContainerRuntime, EngineInfo, ImageInfo} from '../adapters/types.js'
-import type {RuntimeContext, RuntimeProvider} from '../runtimes.js'
+import type {ContainerRuntime, EngineInfo, ImageInfo, RuntimeContext, RuntimeProvider} from '../adapters/types.js'
 
-import {type CandidateReport, detect, type DetectionResult, detectionFailure} from '../detection/detect.js'
+import {capabilitiesOf} from '../adapters/capabilities.js'
+import {type CandidateReport, detect, detectionFailure} from '../detection/detect.js'
 import {parseEndpointUrl} from '../detection/endpoint.js'
 import {currentMachine} from '../detection/machine.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
@@ -52,7 +52,7 @@ import {
   withTimeout,
 } from './doctor-probes.js'
 import {resolveImage} from './image-resolution.js'
-import {explicitRuntimeChoice, runtimeProviders} from './runtime.js'
+import {chooseEngine, choiceWords, type EngineDecision, explicitRuntimeChoice, runtimeProviders} from './runtime.js'
 import {readServerState} from './server-state.js'
 import {temporalAnswers} from './temporal.js'
 
@@ -233,29 +233,40 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     : Promise.resolve()
   const workspaceFacts = Promise.resolve().then(() => probeWorkspace(workspace.path))
 
-  // Every candidate of every runtime (the listing), and the choice as other commands would make it.
+  // The choice as every other command makes it (chooseEngine), and every candidate of every
+  // runtime (the listing: the same detection when nothing is asked for by name).
   const detectAll = async (c: RuntimeContext) =>
     detect({allowSpawn: false, ctx: c, exhaustive: true, providers, timeoutMs: probeTimeoutMs})
   let listingUsage: StigmerError | undefined
   let choiceUsage: StigmerError | undefined
-  const listingPromise = detectAll(ctx).catch(async (error: unknown) => {
-    if (!isUsageError(error)) throw error
-    listingUsage = error
-    return detectAll({machine: currentMachine(withoutBrokenEndpoints(env)), runDir: paths.runDir})
+  const choosing = chooseEngine({
+    allowSpawn: false,
+    env,
+    exhaustive: requested === undefined,
+    flag: options.flag,
+    machine,
+    providers,
+    stigmerConfig: config,
+    timeoutMs: probeTimeoutMs,
   })
-  const choicePromise: Promise<DetectionResult | undefined> = requested
-    ? detect({allowSpawn: false, ctx, providers, requested, timeoutMs: probeTimeoutMs}).catch(
-        (error: unknown): DetectionResult | undefined => {
-          if (!isUsageError(error)) throw error
-          choiceUsage = error
-          return undefined // the choice failed; usageFailure says why
-        },
-      )
-    : listingPromise
-  const [listing, choiceResult] = await Promise.all([listingPromise, choicePromise])
+  const listingPromise = (requested ? detectAll(ctx) : choosing.then((d) => d.detection)).catch(
+    async (error: unknown) => {
+      if (!isUsageError(error)) throw error
+      listingUsage = error
+      return detectAll({machine: currentMachine(withoutBrokenEndpoints(env)), runDir: paths.runDir})
+    },
+  )
+  const decisionPromise: Promise<EngineDecision | undefined> = choosing.catch(
+    (error: unknown): EngineDecision | undefined => {
+      if (!isUsageError(error)) throw error
+      choiceUsage = error
+      return undefined // the choice failed; usageFailure says why
+    },
+  )
+  const [listing, decision] = await Promise.all([listingPromise, decisionPromise])
   // A bad --runtime, or a malformed DOCKER_HOST the choice depends on, stops other commands with a usage error.
   const usageFailure: StigmerError | undefined = requested ? choiceUsage : listingUsage
-  const choice = usageFailure ? undefined : choiceResult
+  const choice = usageFailure ? undefined : decision?.detection
 
   const displayNameOf = (name: string) => providers.find((p) => p.name === name)?.displayName ?? name
 
@@ -273,7 +284,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     ]
     engineChoice = {
       alsoUsable,
-      choiceSource: choice.choiceSource,
+      reason: decision!.reason,
       displayName: displayNameOf(chosenRuntime),
       kind: 'chosen',
       report: choice.chosen,
@@ -288,9 +299,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     )
     engineChoice = spawnable
       ? {
-          choiceSource: choice!.choiceSource,
           kind: 'would-start',
-          podmanPath: machine.which('podman'),
+          podmanPath: machine.which(providers.find((p) => p.name === spawnable.provider)!.cli),
+          reason: decision!.reason,
           report: spawnable,
         }
       : {failure: detectionFailure(choice!, providers, ctx), kind: 'none'}
@@ -304,8 +315,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   let infoError: Error | undefined
   let present: ImageInfo | null | undefined
   let imageError: Error | undefined
-  if (engineChoice.kind === 'chosen') {
-    provider = choice!.provider!
+  if (engineChoice.kind === 'chosen' && choice?.provider) {
+    provider = choice.provider
     try {
       runtime = await withTimeout(
         provider.create(engineChoice.report.candidate.endpoint, ctx),
@@ -387,6 +398,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
       : engineChoice.kind === 'chosen'
         ? runtimeOf(engineChoice.report)
         : engineChoice.report.provider
+  // What the chosen engine declares (host alias, ...): its adapter's when one was built, else its provider's.
+  const chosenProvider = chosenRuntimeName ? providers.find((p) => p.name === chosenRuntimeName) : undefined
+  const chosenCapabilities = runtime
+    ? capabilitiesOf(runtime)
+    : chosenProvider
+      ? capabilitiesOf(chosenProvider)
+      : undefined
   const {
     mode: networkMode,
     reason: networkReason,
@@ -396,7 +414,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     temporalAddress: temporal.address,
     ...(chosenRuntimeName ? {runtime: chosenRuntimeName} : {}),
     ...(info ? {info} : {}),
-    ...(runtime ? {gatewayName: runtime.hostGatewayName} : {}),
+    ...(chosenCapabilities ? {capabilities: chosenCapabilities} : {}),
     ...(config.network ? {requested: config.network, requestedSource: `network in ${paths.configFile}`} : {}),
   })
 
@@ -453,7 +471,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   }
 
   const chosenReport = engineChoice.kind === 'none' ? undefined : engineChoice.report
-  const podmanPath = machine.which('podman')
+  // The CLI of each provider that can start a service itself (Podman's), for the would-start note.
+  const cliPathOf = (name: string) => {
+    const p = providers.find((x) => x.name === name)
+    return p?.spawn ? machine.which(p.cli) : undefined
+  }
+
   const engines: DoctorEngine[] = listing.reports.map((r) => {
     const isChosen =
       chosenReport !== undefined &&
@@ -475,7 +498,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
       ...(isChosen && info ? {version: {apiVersion: info.apiVersion, product: info.name, version: info.version}} : {}),
       ...(r.candidate.spawnable && r.eligible && !r.usable
         ? {
-            wouldStart: `stigmer would start \`podman system service\` on this socket${podmanPath ? ` (with ${podmanPath})` : ''} when no other ${displayNameOf(r.provider)} socket answers`,
+            wouldStart: `stigmer would start \`podman system service\` on this socket${cliPathOf(r.provider) ? ` (with ${cliPathOf(r.provider)})` : ''} when no other ${displayNameOf(r.provider)} socket answers`,
           }
         : {}),
     }
@@ -486,12 +509,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     const r = engineChoice.report
     const name = runtimeOf(r)
     chosen = {
-      choiceSource: engineChoice.choiceSource,
+      choiceSource: choiceWords(engineChoice.reason),
       displayName: displayNameOf(name),
       endpoint: r.candidate.endpoint.url,
       reason:
         engineChoice.kind === 'chosen'
-          ? choiceReason(engineChoice.choiceSource, engineChoice.displayName, engineChoice.alsoUsable)
+          ? choiceReason(engineChoice.reason, engineChoice.displayName, engineChoice.alsoUsable)
           : 'nothing answers yet; stigmer would start `podman system service` for it',
       runtime: name,
       source: r.candidate.endpoint.source,

@@ -550,7 +550,6 @@ export type ExportRequest = Pick<
   | 'pullTimeoutMs'
   | 'runtime'
   | 'signal'
-  | 'tty'
   | 'ui'
   | 'uid'
   | 'workspace'

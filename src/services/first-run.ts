@@ -13,19 +13,14 @@ export interface FirstRunInput {
 }
 
 /**
- * Whether the first-run pull should happen before the command runs. Pure, so
- * unit tests can call it without the CLI. `--pull never` and
- * `--use-local-image` are the command's to report; `--pull always` is too.
+ * Whether this is the first-run pull (the one-time-setup message with the
+ * download size, then the pull): the image is missing and may be pulled.
+ * Pure, so unit tests can call it without the CLI. `--pull never` and
+ * `--use-local-image` are reported by `ensureImage`; `--pull always` of a
+ * present image is a plain pull.
  */
 export function needsFirstRunPull(input: FirstRunInput): boolean {
   return !input.imagePresent && !input.useLocalImage && input.pullPolicy === 'missing'
-}
-
-const PULLED = Symbol.for('stigmer.first-run-pulled')
-
-/** Whether the first-run hook pulled this image in this process (the command's result says so). */
-export function pulledByFirstRun(ref: string): boolean {
-  return ((globalThis as Record<symbol, Set<string> | undefined>)[PULLED] ?? new Set()).has(ref)
 }
 
 function markerFile(markersDir: string, ref: string): string {
@@ -34,7 +29,7 @@ function markerFile(markersDir: string, ref: string): string {
 
 /**
  * The one-time setup: says what is downloaded and how big it is (`say`), then
- * pulls with progress. The first-run hook and `server start` both come here.
+ * pulls with progress. `ensureImage` (server start, server export) comes here.
  */
 export async function firstRunPull(
   runtime: ContainerRuntime,
@@ -55,8 +50,6 @@ export async function firstRunPull(
     sizeBytes: size,
     timeoutMs: options.timeoutMs,
   })
-  const store = globalThis as Record<symbol, Set<string> | undefined>
-  ;(store[PULLED] ??= new Set()).add(ref)
   try {
     mkdirSync(options.markersDir, {recursive: true})
     writeFileSync(

@@ -1,8 +1,10 @@
 import {existsSync, statSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
-import type {BuildResult, ContainerRuntime, ProgressEvent} from '../adapters/types.js'
+import type {BuildResult, BuildStep, ContainerRuntime, ProgressEvent} from '../adapters/types.js'
 
+import {parseBuildStep} from '../adapters/build-step.js'
+import {capabilitiesOf} from '../adapters/capabilities.js'
 import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
@@ -308,7 +310,7 @@ export async function buildImage(
     text: `Context: ${staged.files} file${staged.files === 1 ? '' : 's'}, ${formatBytes(staged.bytes)} (${rules})`,
   })
   const tail: string[] = []
-  let step: string | undefined
+  let step: BuildStep | undefined
   let result: BuildResult
   try {
     result = await runtime.buildImage({
@@ -318,10 +320,10 @@ export async function buildImage(
       labels: plan.labels,
       noCache: plan.noCache,
       onProgress(event: ProgressEvent) {
-        if (event.kind === 'status' && /STEP \d+\/\d+|Step \d+\/\d+/.test(event.message)) {
-          step = event.message
+        if (event.kind === 'step') {
+          step = event.step
           tail.length = 0
-          emit({kind: 'step', step: event.message})
+          emit({kind: 'step', step: event.step.line})
         } else if (event.kind === 'build-output' || event.kind === 'status') {
           const line = event.kind === 'build-output' ? event.line : event.message
           if (NOISE.test(line.trim())) return
@@ -378,15 +380,8 @@ export function cleanLine(line: string): string {
 }
 
 /** "Step 3/9 : RUN x" -> "step 3/9"; "[2/2] STEP 3/5: RUN x" -> "step 3/5 of stage 2/2". */
-export function stepLabel(step: string): string {
-  const match = /^(?:\[(\d+\/\d+)\] )?(?:STEP|Step) (\d+\/\d+)/.exec(step.trim())
-  if (!match) return 'a step'
-  return match[1] ? `step ${match[2]} of stage ${match[1]}` : `step ${match[2]}`
-}
-
-/** The Dockerfile instruction of a step line: "Step 3/9 : RUN x" / "[2/2] STEP 3/9: RUN x" -> "RUN x". */
-export function stepInstruction(step: string): string {
-  return step.replace(/^(?:\[[^\]]*\] )?(?:STEP|Step) \d+\/\d+ ?: ?/, '').trim()
+export function stepLabel(step: BuildStep): string {
+  return step.stage ? `step ${step.number} of stage ${step.stage}` : `step ${step.number}`
 }
 
 /** `docker build ...` as a user would type it against the source folder, for the "failed command" line. */
@@ -394,9 +389,11 @@ function quote(s: string): string {
   return /^[\w./:=@,+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`
 }
 
-export function manualBuildCommand(cli: string, plan: BuildPlan): string {
-  const parts = [cli, 'build', '-f', quote(plan.dockerfile)]
-  if (cli === 'podman') parts.push('--format', 'docker')
+export function manualBuildCommand(
+  runtime: Pick<ContainerRuntime, 'capabilities' | 'cli' | 'hostGatewayName' | 'name'>,
+  plan: BuildPlan,
+): string {
+  const parts = [runtime.cli, 'build', '-f', quote(plan.dockerfile), ...capabilitiesOf(runtime).manualBuildFlags]
   for (const [k, v] of Object.entries(plan.buildArgs))
     if (k !== 'CREATED') parts.push('--build-arg', quote(`${k}=${v}`))
   if (plan.platforms.length > 0) parts.push('--platform', plan.platforms.join(','))
@@ -412,10 +409,10 @@ function buildFailure(
   error: unknown,
   runtime: ContainerRuntime,
   plan: BuildPlan,
-  seen: {step: string | undefined; tail: readonly string[]},
+  seen: {step: BuildStep | undefined; tail: readonly string[]},
 ): StigmerError {
   if (error instanceof StigmerError) return error
-  const manual = manualBuildCommand(runtime.cli, plan)
+  const manual = manualBuildCommand(runtime, plan)
   if (error instanceof RuntimeError && error.reason === 'unsupported') {
     return new StigmerError(error.message, {
       cause: error,
@@ -439,18 +436,19 @@ function buildFailure(
     })
   }
 
-  const step = (error instanceof RuntimeError ? error.step : undefined) ?? seen.step
+  const reported = error instanceof RuntimeError && error.step ? parseBuildStep(error.step) : undefined
+  const step = reported ?? seen.step
   const output = ((error instanceof RuntimeError ? error.output : undefined) ?? seen.tail.join('\n'))
     .split('\n')
     .map((l) => cleanLine(l))
-    .filter((l) => l.trim() !== '' && !NOISE.test(l.trim()) && !/^(?:\[\d+\/\d+\] )?(?:STEP|Step) \d+\/\d+ ?:/.test(l))
+    .filter((l) => l.trim() !== '' && !NOISE.test(l.trim()) && !parseBuildStep(l))
     .slice(-25)
   const message = error instanceof Error ? error.message.trim() : String(error)
   const where = step ? ` at ${stepLabel(step)}` : ''
   return new StigmerError(`The image build failed${where}: ${message}`, {
     cause: error,
     code: 'BUILD_FAILED',
-    command: step ? stepInstruction(step) : manual,
+    command: step ? step.instruction : manual,
     data: {output, step: step ?? null},
     details:
       output.length > 0 ? `Last output of ${step ? 'that step' : 'the build'}:\n${output.join('\n')}` : undefined,

@@ -1,6 +1,7 @@
-import type {ContainerRuntime} from '../adapters/types.js'
+import type {ContainerRuntime, LoginStore} from '../adapters/types.js'
 
-import {RuntimeError} from '../adapters/errors.js'
+import {capabilitiesOf} from '../adapters/capabilities.js'
+import {isLocalStoreFailure, RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {addSecret} from '../lib/redact.js'
@@ -135,7 +136,8 @@ export async function registryLogin(
 ): Promise<LoginResult> {
   addSecret(credentials.password)
   // Before the registry is asked: a store that cannot keep the login fails now, on its own terms.
-  checkLoginStore(runtime.name, credentials.registry, machine ?? {env: process.env})
+  const {loginStore} = capabilitiesOf(runtime)
+  checkLoginStore(loginStore, credentials.registry, machine ?? {env: process.env})
   try {
     await runtime.login(credentials)
   } catch (error) {
@@ -145,13 +147,16 @@ export async function registryLogin(
   return {
     registry: credentials.registry,
     runtime: runtime.name,
-    storedWith: `${runtime.cli} login (${runtime.name === 'podman' ? "Podman's auth.json" : "Docker's config.json or its credential helper"})`,
+    storedWith: `${runtime.cli} login (${STORE_NAMES[loginStore ?? 'docker-config']})`,
     username: credentials.username,
   }
 }
 
-const LOCAL_STORE_FAILURE =
-  /error (?:storing|saving|getting) credentials|docker-credential-|credentials store|error loading config file|invalid character|unmarshal|auth\.json|config\.json/i
+/** Each kind of login store, in words. */
+const STORE_NAMES: Readonly<Record<LoginStore, string>> = {
+  'containers-auth': "Podman's auth.json",
+  'docker-config': "Docker's config.json or its credential helper",
+}
 
 function loginFailure(
   error: unknown,
@@ -181,7 +186,7 @@ function loginFailure(
 
   if (error instanceof RuntimeError && error.reason === 'aborted') return new InterruptedError()
   // docker login / podman login could not keep it: a helper, or the auth file.
-  if (error instanceof RuntimeError && LOCAL_STORE_FAILURE.test(detail)) {
+  if (error instanceof RuntimeError && isLocalStoreFailure(detail)) {
     const file = /config file|invalid character|unmarshal|parse|json/i.test(detail)
     return new StigmerError(`The login to ${registry} was accepted, but ${runtime.cli} could not store it: ${detail}`, {
       cause: error,

@@ -1,4 +1,4 @@
-import type {ContainerRuntime, LogLine, LogOptions} from '../adapters/types.js'
+import type {ContainerInfo, ContainerRuntime, LogLine, LogOptions} from '../adapters/types.js'
 import type {StigmerPaths} from '../lib/paths.js'
 
 import {StigmerError, usageError} from '../lib/errors.js'
@@ -154,6 +154,33 @@ function render(
   return `${time}${label}${line.text}\n`
 }
 
+/** Where the lines go: batched per stream (all to stdout with --all), redacted, counted. */
+class LogSink {
+  count = 0
+  private readonly out = new BufferedOut()
+
+  constructor(private readonly all: boolean) {}
+
+  emit(stream: 'stderr' | 'stdout', text: string): void {
+    const to = this.all ? 'stdout' : stream
+    this.out.write(to, forTerminal(redact(text), to === 'stdout' ? process.stdout : process.stderr))
+    this.count++
+  }
+
+  flush(): void {
+    this.out.flush()
+  }
+}
+
+type FollowOptions = LogsOptions & {follow: boolean; note: (text: string) => void; signal: AbortSignal}
+
+/** Which container to stream next, and from where in its log. */
+interface Cursor {
+  readonly container: ContainerInfo | undefined
+  readonly since?: number | string | undefined
+  readonly tail?: number | undefined
+}
+
 /**
  * Prints the logs; with follow, keeps streaming until Ctrl-C, and follows a
  * replacement container instead of ending silently. Returns the line count.
@@ -161,96 +188,107 @@ function render(
 export async function followLogs(
   runtime: ContainerRuntime,
   paths: StigmerPaths,
-  options: LogsOptions & {follow: boolean; note: (text: string) => void; signal: AbortSignal},
+  options: FollowOptions,
 ): Promise<number> {
-  let container = await runtime.inspectContainer(CONTAINER_NAME)
+  const container = await runtime.inspectContainer(CONTAINER_NAME)
   if (!container && !options.all) throw noContainer(runtime)
   // The secret values the container was given are masked in its lines, as the host's are.
   if (container) addSecretsFromEnv(container.env)
-  const out = new BufferedOut()
-  let count = 0
-  const emit = (stream: 'stderr' | 'stdout', text: string) => {
-    const to = options.all ? 'stdout' : stream
-    out.write(to, forTerminal(redact(text), to === 'stdout' ? process.stdout : process.stderr))
-    count++
-  }
+  const sink = new LogSink(options.all)
 
   if (options.all) {
-    for (const e of await collect(runtime, container?.id, paths, options)) emit(e.stream, render(e, options, e.source))
-    out.flush()
-    if (!options.follow || !container) return count
+    for (const e of await collect(runtime, container?.id, paths, options))
+      sink.emit(e.stream, render(e, options, e.source))
+    sink.flush()
+    if (!options.follow || !container) return sink.count
   }
 
-  const timer = setInterval(() => out.flush(), 100)
+  const timer = setInterval(() => sink.flush(), 100)
   timer.unref()
   try {
-    let since = options.all ? Math.floor(Date.now() / 1000) : options.since
-    let tail = options.all ? undefined : options.tail
-    // The engine stopping under us ends the command with exit 11, never a silent wait.
-    const stopped = async (error: unknown): Promise<never> => {
-      out.flush()
-      throw (
-        (await ifEngineStopped(error, runtime, `following the logs of ${CONTAINER_NAME}`, {signal: options.signal})) ??
-        error
-      )
-    }
-
-    while (container) {
-      try {
-        for await (const batch of lineBatches(runtime, container.id, {
-          follow: options.follow,
-          signal: options.signal,
-          timestamps: options.timestamps,
-          ...(since === undefined ? {} : {since}),
-          ...(tail === undefined ? {} : {tail}),
-        })) {
-          for (const line of batch) emit(line.stream, render(line, options))
-        }
-      } catch (error) {
-        await stopped(error)
-      }
-
-      out.flush()
-      if (!options.follow || options.signal.aborted) break
-      // The stream ended: the container stopped or was replaced. Say so and follow the next one.
-      const previous = container.id
-      const now = await runtime.inspectContainer(CONTAINER_NAME).catch(stopped)
-      if (now && now.id !== previous) {
-        options.note(`--- ${CONTAINER_NAME} was replaced (new container ${now.id.slice(0, 12)}); following it ---`)
-        container = now
-        addSecretsFromEnv(now.env)
-        since = undefined
-        tail = undefined
-        continue
-      }
-
-      options.note(
-        now
-          ? `--- ${CONTAINER_NAME} ${now.status === 'exited' ? `exited with code ${now.exitCode}` : `is ${now.status}`}; waiting for it to run again (Ctrl-C to quit) ---`
-          : `--- ${CONTAINER_NAME} was removed; waiting for a new one (Ctrl-C to quit) ---`,
-      )
-      container = undefined
-      while (!options.signal.aborted) {
-        await new Promise((r) => setTimeout(r, 500))
-        const next = await runtime
-          .inspectContainer(CONTAINER_NAME)
-          .catch(async (error: unknown) =>
-            (await ifEngineStopped(error, runtime, `waiting for ${CONTAINER_NAME}`)) ? stopped(error) : undefined,
-          )
-        if (next && (next.id !== previous || next.running)) {
-          if (next.id !== previous) options.note(`--- following new container ${next.id.slice(0, 12)} ---`)
-          container = next
-          addSecretsFromEnv(next.env)
-          since = next.id === previous ? Math.floor(Date.now() / 1000) : undefined
-          tail = undefined
-          break
-        }
-      }
-    }
+    await followContainers(runtime, sink, options, {
+      container,
+      ...(options.all ? {since: Math.floor(Date.now() / 1000)} : {since: options.since, tail: options.tail}),
+    })
   } finally {
     clearInterval(timer)
-    out.flush()
+    sink.flush()
   }
 
-  return count
+  return sink.count
+}
+
+/** Streams one container after another (a replacement, a restart) until the stream ends for good. */
+async function followContainers(
+  runtime: ContainerRuntime,
+  sink: LogSink,
+  options: FollowOptions,
+  first: Cursor,
+): Promise<void> {
+  // The engine stopping under us ends the command with exit 11, never a silent wait.
+  const stopped = async (error: unknown): Promise<never> => {
+    sink.flush()
+    throw (
+      (await ifEngineStopped(error, runtime, `following the logs of ${CONTAINER_NAME}`, {signal: options.signal})) ??
+      error
+    )
+  }
+
+  let cursor = first
+  while (cursor.container) {
+    try {
+      for await (const batch of lineBatches(runtime, cursor.container.id, {
+        follow: options.follow,
+        signal: options.signal,
+        timestamps: options.timestamps,
+        ...(cursor.since === undefined ? {} : {since: cursor.since}),
+        ...(cursor.tail === undefined ? {} : {tail: cursor.tail}),
+      })) {
+        for (const line of batch) sink.emit(line.stream, render(line, options))
+      }
+    } catch (error) {
+      await stopped(error)
+    }
+
+    sink.flush()
+    if (!options.follow || options.signal.aborted) return
+    cursor = await afterStreamEnded(runtime, cursor.container, options, stopped)
+  }
+}
+
+/** The stream ended: the container stopped or was replaced. Says so, and finds the one to follow next. */
+async function afterStreamEnded(
+  runtime: ContainerRuntime,
+  previous: ContainerInfo,
+  options: FollowOptions,
+  stopped: (error: unknown) => Promise<never>,
+): Promise<Cursor> {
+  const now = await runtime.inspectContainer(CONTAINER_NAME).catch(stopped)
+  if (now && now.id !== previous.id) {
+    options.note(`--- ${CONTAINER_NAME} was replaced (new container ${now.id.slice(0, 12)}); following it ---`)
+    addSecretsFromEnv(now.env)
+    return {container: now}
+  }
+
+  options.note(
+    now
+      ? `--- ${CONTAINER_NAME} ${now.status === 'exited' ? `exited with code ${now.exitCode}` : `is ${now.status}`}; waiting for it to run again (Ctrl-C to quit) ---`
+      : `--- ${CONTAINER_NAME} was removed; waiting for a new one (Ctrl-C to quit) ---`,
+  )
+  while (!options.signal.aborted) {
+    await new Promise((r) => setTimeout(r, 500))
+    const next = await runtime
+      .inspectContainer(CONTAINER_NAME)
+      .catch(async (error: unknown) =>
+        (await ifEngineStopped(error, runtime, `waiting for ${CONTAINER_NAME}`)) ? stopped(error) : undefined,
+      )
+    if (next && (next.id !== previous.id || next.running)) {
+      if (next.id !== previous.id) options.note(`--- following new container ${next.id.slice(0, 12)} ---`)
+      addSecretsFromEnv(next.env)
+      // The same container running again: only what it writes from now on.
+      return next.id === previous.id ? {container: next, since: Math.floor(Date.now() / 1000)} : {container: next}
+    }
+  }
+
+  return {container: undefined}
 }

@@ -12,13 +12,13 @@
  *   (host.docker.internal / host.containers.internal).
  */
 
-import type {NetworkMode} from '../adapters/types.js'
+import type {EngineCapabilities, NetworkMode} from '../adapters/types.js'
 
 export type {NetworkMode} from '../adapters/types.js'
 
 export interface NetworkEngineFacts {
-  /** docker, podman, or a plugin runtime. */
-  readonly runtime: string
+  /** What the engine declares: its VM's name, whether rootless host networking is its own namespace. */
+  readonly capabilities: Pick<EngineCapabilities, 'rootlessHostNetworkIsolated' | 'vmName'>
   /** The engine runs in a VM (EngineInfo.inVm). */
   readonly inVm: boolean
   readonly rootless: boolean
@@ -46,13 +46,7 @@ const PORTS = 'localhost:7233 and localhost:7234'
 
 /** A short name for the VM the engine runs in, for messages. */
 function vmName(platform: NodeJS.Platform, engine: NetworkEngineFacts): string {
-  if (engine.runtime === 'podman') return 'Podman machine'
-  if (engine.runtime === 'docker') {
-    if (engine.name && /desktop/i.test(engine.name)) return 'Docker Desktop'
-    return platform === 'linux' ? 'Docker Desktop' : 'Docker Desktop (or Colima / OrbStack)'
-  }
-
-  return `the ${engine.runtime} VM`
+  return engine.capabilities.vmName(platform, engine.name)
 }
 
 /** Which network mode `server start` uses, and why. */
@@ -84,7 +78,7 @@ export function chooseNetworkMode(input: NetworkModeInput): NetworkModeChoice {
 
   if (hostBehaves) {
     const choice = {mode: 'host' as const, reason: `Linux: host networking reaches ${PORTS} directly`}
-    if (engine.runtime === 'docker' && engine.rootless) {
+    if (engine.capabilities.rootlessHostNetworkIsolated && engine.rootless) {
       return {
         ...choice,
         caveat:
@@ -168,12 +162,15 @@ export function rewriteHostAddress(value: string, gatewayName: string): string {
 }
 
 /**
- * Extra /etc/hosts entries the container needs. Docker on Linux does not
- * provide host.docker.internal by itself (Docker Desktop does, and accepts the
- * entry too), so bridge mode maps it to `host-gateway`. Podman provides
+ * Extra /etc/hosts entries the container needs. An engine that does not provide its host
+ * alias by itself (Docker on Linux: host.docker.internal; Docker Desktop does, and accepts
+ * the entry too) gets it mapped to `host-gateway` in bridge mode. Podman provides
  * host.containers.internal itself.
  */
-export function extraHostsFor(mode: NetworkMode, runtimeName: string): Record<string, string> {
-  if (mode === 'bridge' && runtimeName === 'docker') return {'host.docker.internal': 'host-gateway'}
+export function extraHostsFor(
+  mode: NetworkMode,
+  engine: Pick<EngineCapabilities, 'hostAlias' | 'hostAliasNeedsHostGateway'>,
+): Record<string, string> {
+  if (mode === 'bridge' && engine.hostAliasNeedsHostGateway) return {[engine.hostAlias]: 'host-gateway'}
   return {}
 }

@@ -216,49 +216,60 @@ function fileUrlPath(requirement: string, dir: string): {name: string; path: str
   return {name: match[1]!, path: decodeURIComponent(url.slice('file:'.length))}
 }
 
+type DeclaredDep = {declared: string; name: string; where: string}
+
 /** Every path dependency pyproject.toml declares (Poetry, PEP 508 file: URLs, [tool.uv.sources]), as written. */
-export function declaredPathDeps(pyproject: Toml, dir: string): Array<{declared: string; name: string; where: string}> {
-  const out: Array<{declared: string; name: string; where: string}> = []
-  const add = (name: string, declared: string, where: string) => {
-    if (!out.some((d) => d.declared === declared && d.name === name)) out.push({declared, name, where})
-  }
+export function declaredPathDeps(pyproject: Toml, dir: string): DeclaredDep[] {
+  const out: DeclaredDep[] = []
+  for (const dep of [...poetryPathDeps(pyproject), ...pep508PathDeps(pyproject, dir), ...uvPathDeps(pyproject)])
+    if (!out.some((d) => d.declared === dep.declared && d.name === dep.name)) out.push(dep)
+  return out
+}
 
-  const poetryTables: Array<[unknown, string]> = [
-    [at(pyproject, 'tool', 'poetry', 'dependencies'), '[tool.poetry.dependencies]'],
-    [at(pyproject, 'tool', 'poetry', 'dev-dependencies'), '[tool.poetry.dev-dependencies]'],
-  ]
-  const groups = table(at(pyproject, 'tool', 'poetry', 'group')) ?? {}
-  for (const [group, body] of Object.entries(groups))
-    poetryTables.push([at(table(body) ?? {}, 'dependencies'), `[tool.poetry.group.${group}.dependencies]`])
-  for (const [deps, where] of poetryTables) {
-    for (const [name, spec] of Object.entries(table(deps) ?? {})) {
-      for (const one of Array.isArray(spec) ? spec : [spec]) {
-        const path = table(one)?.path
-        if (typeof path === 'string') add(name, path, where)
-      }
-    }
-  }
-
-  const requirements: Array<[unknown, string]> = [[at(pyproject, 'project', 'dependencies'), '[project.dependencies]']]
-  for (const [extra, list] of Object.entries(table(at(pyproject, 'project', 'optional-dependencies')) ?? {}))
-    requirements.push([list, `[project.optional-dependencies.${extra}]`])
-  for (const [list, where] of requirements) {
-    if (!Array.isArray(list)) continue
-    for (const requirement of list) {
-      if (typeof requirement !== 'string') continue
-      const found = fileUrlPath(requirement, dir)
-      if (found) add(found.name, found.path, where)
-    }
-  }
-
-  for (const [name, source] of Object.entries(table(at(pyproject, 'tool', 'uv', 'sources')) ?? {})) {
-    for (const one of Array.isArray(source) ? source : [source]) {
+/** `{path = ...}` entries of a dependency table (a spec may be a list of alternatives). */
+function pathEntries(deps: unknown, where: string): DeclaredDep[] {
+  const out: DeclaredDep[] = []
+  for (const [name, spec] of Object.entries(table(deps) ?? {})) {
+    for (const one of Array.isArray(spec) ? spec : [spec]) {
       const path = table(one)?.path
-      if (typeof path === 'string') add(name, path, '[tool.uv.sources]')
+      if (typeof path === 'string') out.push({declared: path, name, where})
     }
   }
 
   return out
+}
+
+/** Poetry: the main and dev dependencies and every group's. */
+function poetryPathDeps(pyproject: Toml): DeclaredDep[] {
+  const out = [
+    ...pathEntries(at(pyproject, 'tool', 'poetry', 'dependencies'), '[tool.poetry.dependencies]'),
+    ...pathEntries(at(pyproject, 'tool', 'poetry', 'dev-dependencies'), '[tool.poetry.dev-dependencies]'),
+  ]
+  for (const [group, body] of Object.entries(table(at(pyproject, 'tool', 'poetry', 'group')) ?? {}))
+    out.push(...pathEntries(at(table(body) ?? {}, 'dependencies'), `[tool.poetry.group.${group}.dependencies]`))
+  return out
+}
+
+/** PEP 621: `name @ file:...` requirements in [project.dependencies] and the optional ones. */
+function pep508PathDeps(pyproject: Toml, dir: string): DeclaredDep[] {
+  const lists: Array<[unknown, string]> = [[at(pyproject, 'project', 'dependencies'), '[project.dependencies]']]
+  for (const [extra, list] of Object.entries(table(at(pyproject, 'project', 'optional-dependencies')) ?? {}))
+    lists.push([list, `[project.optional-dependencies.${extra}]`])
+  const out: DeclaredDep[] = []
+  for (const [list, where] of lists) {
+    if (!Array.isArray(list)) continue
+    for (const requirement of list) {
+      const found = typeof requirement === 'string' ? fileUrlPath(requirement, dir) : undefined
+      if (found) out.push({declared: found.path, name: found.name, where})
+    }
+  }
+
+  return out
+}
+
+/** uv: [tool.uv.sources] entries with a path. */
+function uvPathDeps(pyproject: Toml): DeclaredDep[] {
+  return pathEntries(at(pyproject, 'tool', 'uv', 'sources'), '[tool.uv.sources]')
 }
 
 /** The nearest folder at or above dir that has .git (a folder, or a file for worktrees and submodules). */

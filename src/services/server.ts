@@ -16,6 +16,7 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
+  EngineCapabilities,
   EngineInfo,
   ImageInfo,
   NetworkMode,
@@ -24,14 +25,15 @@ import type {StigmerPaths} from '../lib/paths.js'
 import type {TaskUi} from '../ui/tasks.js'
 import type {ResolvedImage} from './image-resolution.js'
 
+import {capabilitiesOf} from '../adapters/capabilities.js'
 import {RuntimeError} from '../adapters/errors.js'
 import {InterruptedError, StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {reporterFor} from '../ui/pull-reporter.js'
+import {taskReporter} from '../ui/pull-reporter.js'
 import {buildContainerEnv, type ContainerEnvironment, envDefault} from './container-env.js'
 import {ifEngineStopped} from './engine-gone.js'
-import {firstRunPull} from './first-run.js'
+import {firstRunPull, needsFirstRunPull} from './first-run.js'
 import {logLifecycle} from './lifecycle-log.js'
 import {acquireLock} from './lock.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkModeChoice} from './network-mode.js'
@@ -73,8 +75,6 @@ export interface StartRequest {
   readonly paths: StigmerPaths
   readonly signal: AbortSignal
   readonly ui: TaskUi
-  /** Live pull bar (TTY) or periodic lines. */
-  readonly tty: boolean
   readonly json: boolean
   readonly platform?: NodeJS.Platform
   readonly uid?: number | undefined
@@ -105,16 +105,18 @@ export interface StartResult {
 }
 
 /** The user the container runs as, so files in /workspace belong to the host user. */
+// eslint-disable-next-line max-params -- the four facts the answer depends on
 export function containerUser(
   platform: NodeJS.Platform,
-  engine: Pick<EngineInfo, 'inVm' | 'rootless' | 'runtime'>,
+  engine: Pick<EngineInfo, 'inVm' | 'rootless'>,
+  capabilities: Pick<EngineCapabilities, 'keepIdWhenRootless'>,
   uid: number | undefined,
   gid: number | undefined,
 ): {keepUserNamespace?: boolean; user?: string} {
   // Docker Desktop / Podman machine share files through the VM with the user's ownership.
   if (platform !== 'linux' || engine.inVm || uid === undefined || gid === undefined) return {}
   // Rootless Podman: keep-id maps the user to the same uid inside.
-  if (engine.runtime === 'podman' && engine.rootless) return {keepUserNamespace: true, user: `${uid}:${gid}`}
+  if (capabilities.keepIdWhenRootless && engine.rootless) return {keepUserNamespace: true, user: `${uid}:${gid}`}
   // The image's user is 1000; root keeps it (never run the agent-runner as root).
   if (uid === 1000 || uid === 0) return {}
   return {user: `${uid}:${gid}`}
@@ -157,8 +159,8 @@ export function specHash(spec: ContainerSpec, imageId: string): string {
 
 /** What `server start` builds its container from: the request, plus what the engine and the image say. */
 export interface ServerSpecInput {
-  readonly runtime: Pick<ContainerRuntime, 'hostGatewayName' | 'name'>
-  readonly engine: Pick<EngineInfo, 'inVm' | 'name' | 'rootless' | 'runtime'>
+  readonly runtime: Pick<ContainerRuntime, 'capabilities' | 'hostGatewayName' | 'name'>
+  readonly engine: Pick<EngineInfo, 'inVm' | 'name' | 'rootless'>
   readonly image: Pick<ResolvedImage, 'ref'>
   /** The image's configured USER (ImageInfo.user). */
   readonly imageUser: string
@@ -189,8 +191,9 @@ export interface ServerSpec {
  */
 export function buildServerSpec(input: ServerSpecInput): ServerSpec {
   const {engine, platform, runtime} = input
+  const capabilities = capabilitiesOf(runtime)
   const network = chooseNetworkMode({
-    engineInfo: {inVm: engine.inVm, name: engine.name, rootless: engine.rootless, runtime: runtime.name},
+    engineInfo: {capabilities, inVm: engine.inVm, name: engine.name, rootless: engine.rootless},
     platform,
     requested: input.network?.mode,
     ...(input.network ? {requestedSource: input.network.source} : {}),
@@ -203,7 +206,7 @@ export function buildServerSpec(input: ServerSpecInput): ServerSpec {
     gatewayName,
     hostEnv: input.hostEnv,
   })
-  const user = containerUser(platform, engine, input.uid, input.gid)
+  const user = containerUser(platform, engine, capabilities, input.uid, input.gid)
   // Root on a native engine: the container keeps the image's numeric user (never root).
   const imageUser = /^(\d+)(?::(\d+))?$/.exec(input.imageUser)
   const handTo =
@@ -218,7 +221,7 @@ export function buildServerSpec(input: ServerSpecInput): ServerSpec {
   const spec: ContainerSpec = {
     binds: [{containerPath: '/workspace', hostPath: input.workspace, selinuxRelabel: 'private'}],
     env: environment.env,
-    extraHosts: extraHostsFor(network.mode, runtime.name),
+    extraHosts: extraHostsFor(network.mode, capabilities),
     image: input.image.ref,
     labels: {},
     name: CONTAINER_NAME,
@@ -488,9 +491,15 @@ async function findManaged(runtime: ContainerRuntime): Promise<ContainerInfo | u
   return runtime.inspectContainer(CONTAINER_NAME)
 }
 
-/** Makes sure the image is there, honouring --pull; returns it inspected. */
+/**
+ * Makes sure the image is there, honouring --pull; returns it inspected. The
+ * one pull path of `server start` and `server export`: a missing image is the
+ * first-run pull (the one-time-setup message with the download size, then
+ * progress in this step), under the command's Ctrl-C signal and
+ * `--pull-timeout` as the command parsed them.
+ */
 export async function ensureImage(
-  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'tty' | 'ui'>,
+  req: Pick<StartRequest, 'image' | 'json' | 'paths' | 'pull' | 'pullTimeoutMs' | 'runtime' | 'signal' | 'ui'>,
 ): Promise<{image: ImageInfo; pulled: boolean}> {
   const {runtime, ui} = req
   const ref = req.image.ref
@@ -524,17 +533,17 @@ export async function ensureImage(
   let pulled = false
   if (mustPull && req.image.source !== '--use-local-image') {
     ui.output(`pulling ${ref}`)
-    const reporter = reporterFor({
-      json: req.json,
-      render: (line) => ui.output(line),
-      tty: req.tty,
-      write: (line) => ui.info(line),
-    })
+    const reporter = taskReporter(ui)
     const pull = {reporter, signal: req.signal, timeoutMs: req.pullTimeoutMs}
+    const firstRun = needsFirstRunPull({
+      imagePresent: Boolean(local),
+      pullPolicy: req.pull,
+      useLocalImage: false,
+    })
     // Missing: the one-time setup (message with the download size); present (--pull always): just pull.
-    await (local
-      ? pullImage(runtime, ref, pull)
-      : firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)}))
+    await (firstRun
+      ? firstRunPull(runtime, ref, {...pull, markersDir: req.paths.markersDir, say: (line) => ui.info(line)})
+      : pullImage(runtime, ref, pull))
     local = await runtime.inspectImage(ref)
     pulled = true
   }

@@ -1,5 +1,6 @@
+import type {TaskUi} from './tasks.js'
+
 import {formatBytes, formatDuration} from '../lib/format.js'
-import {liveTerminal} from '../lib/terminal.js'
 
 /** Aggregated progress of one pull, across layers. */
 export interface PullStats {
@@ -41,28 +42,21 @@ export function progressLine(stats: PullStats, width = 24): string {
   return `${bar}${amount}${rate}${eta}`
 }
 
-/** A live bar redrawn in place on a TTY (stderr). `render` lets a task list host the line instead. */
-export function ttyReporter(
-  stream: NodeJS.WriteStream = process.stderr,
-  render?: (line: string) => void,
-): PullReporter {
+/**
+ * Pull progress as a task list shows it: the progress line is the running
+ * step's output (listr2's output bar on a terminal, a plain line at most every
+ * 5 s elsewhere), messages are notices. The caller starts and ends the step.
+ */
+export function taskReporter(ui: TaskUi): PullReporter {
   let last = 0
   let extracting = false
-  const draw = (line: string) => {
-    if (render) render(line)
-    else stream.write(`\r\u001B[2K${line}`)
-  }
-
   return {
-    begin(ref) {
-      draw(`Pulling ${ref}...`)
+    begin(ref, size) {
+      ui.output(`Pulling ${ref}${size ? ` (${formatBytes(size)} to download)` : ''}...`)
     },
-    end() {
-      if (!render) stream.write('\r\u001B[2K')
-    },
+    end() {},
     message(text) {
-      if (render) render(text)
-      else stream.write(`\r\u001B[2K${text}\n`)
+      ui.info(text)
     },
     update(stats) {
       const now = Date.now()
@@ -70,53 +64,9 @@ export function ttyReporter(
       if (now - last < 100 && Boolean(stats.extracting) === extracting) return
       last = now
       extracting = Boolean(stats.extracting)
-      draw(progressLine(stats))
-    },
-  }
-}
-
-/** Plain lines for pipes and CI: one every `everyMs`, plus start and end. */
-export function lineReporter(
-  write: (line: string) => void = (l) => process.stderr.write(l + '\n'),
-  everyMs = 5000,
-): PullReporter {
-  let last = 0
-  let latest: PullStats | undefined
-  let extracting = false
-  return {
-    begin(ref, size) {
-      last = Date.now()
-      write(`pull: ${ref}${size ? ` (${formatBytes(size)} to download)` : ''}`)
-    },
-    end(outcome) {
-      if (outcome === 'ok' && latest) write(`pull: done, ${formatBytes(latest.currentBytes)}`)
-    },
-    message(text) {
-      write(`pull: ${text}`)
-    },
-    update(stats) {
-      latest = stats
-      const now = Date.now()
-      if (now - last < everyMs && (extracting || !stats.extracting)) return
-      extracting = Boolean(stats.extracting)
-      last = now
-      write(`pull: ${progressLine(stats, 0).replace(/^\[\] /, '')}`)
+      ui.output(progressLine(stats))
     },
   }
 }
 
 export const silentReporter: PullReporter = {begin() {}, end() {}, message() {}, update() {}}
-
-/** Picks the reporter for where output goes. */
-export function reporterFor(options: {
-  json: boolean
-  /** Where a live bar's line goes instead of stderr (a task list's output line). */
-  render?: (line: string) => void
-  tty?: boolean
-  /** Where plain lines go instead of stderr. */
-  write?: (line: string) => void
-}): PullReporter {
-  if (options.json) return silentReporter
-  const tty = options.tty ?? liveTerminal(process.stderr)
-  return tty ? ttyReporter(process.stderr, options.render) : lineReporter(options.write)
-}

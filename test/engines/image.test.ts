@@ -19,6 +19,7 @@ import {join} from 'node:path'
 
 import type {ContainerRuntime, ImageInfo} from '../../src/adapters/types.js'
 
+import {capabilitiesOf} from '../../src/adapters/capabilities.js'
 import {LOCAL_DEV_IMAGE} from '../../src/lib/image-ref.js'
 import {extraHostsFor} from '../../src/services/network-mode.js'
 import {
@@ -386,7 +387,7 @@ describe('stigmer image (real engines, lab registry)', function () {
             // Bridge networking: Temporal (the suite's stand-in on the host) is reached through the
             // engine's host alias, which the image's check must resolve inside the container.
             env: {FIXTURE_READY_DELAY: '0.2', TEMPORAL_SERVICE_ADDRESS: `${runtime.hostGatewayName}:7233`},
-            extraHosts: extraHostsFor('bridge', runtime.name),
+            extraHosts: extraHostsFor('bridge', capabilitiesOf(runtime)),
             // Docker: the image's own check, every second (its 30 s interval would make this slow). Podman runs checks
             // only on demand here (no systemd) and keeps the image's check as it is: Podman 4's compat API splits an
             // exec-form override's arguments at spaces.

@@ -7,12 +7,14 @@
  * image upgrade.
  */
 import {expect} from 'chai'
+import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {ContainerRuntime} from '../../src/adapters/types.js'
 
 import {
+  CLI_BIN,
   ENGINES,
   IN_CI,
   loadLab,
@@ -252,6 +254,44 @@ for (const {name: engine} of ENGINES) {
       const next = await start(home, ['--json'])
       expect(next.code, out(next)).to.equal(0)
       expect((next.json as StartJson).status).to.equal('started')
+    })
+
+    it('on a terminal (the live task list): Ctrl-C while waiting for readiness still cleans up: exit 130, no container, no lock', async () => {
+      const home = stigmerHome()
+      const dir = tempDir('tty')
+      const args = ['server', 'start', '--runtime', engine, '--image', images.v1, '--env', 'FIXTURE_NEVER_READY=1']
+      // stderr on a real pseudo-terminal (util-linux script, 100x30), stdout in a file.
+      const command = `stty cols 100 rows 30; echo $$ > ${dir}/pid; exec ${process.execPath} ${CLI_BIN} ${args.join(' ')} > ${dir}/stdout`
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        env: {...process.env, ...engineEnv(engine), STIGMER_HOME: home, TERM: 'xterm-256color'},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      atEnd(() => {
+        child.kill('SIGKILL')
+      })
+      let tty = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        tty += chunk.toString()
+      })
+      const exited = new Promise<number | null>((resolve) => {
+        child.on('close', (code) => resolve(code))
+      })
+      const deadline = Date.now() + 60_000
+      while (!/Wait until ready/.test(tty) && Date.now() < deadline) await sleep(100)
+      expect(tty, 'the live list').to.match(/Wait until ready/)
+      expect(tty, 'redrawn in place').to.include('\u001B[1A')
+      await sleep(1000)
+      expect(await runtime.inspectContainer(MANAGED_NAME), 'the container exists while it waits').to.not.equal(
+        undefined,
+      )
+      process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGINT')
+      const code = await exited
+      expect(code, tty).to.equal(130)
+      expect(tty).to.match(/Interrupted/)
+      expect(tty, 'the cursor is back').to.include('\u001B[?25h')
+      expect(readFileSync(join(dir, 'stdout'), 'utf8'), 'nothing on stdout').to.equal('')
+      await noContainerLeft()
+      expect(lockLeft(home)).to.equal(false)
     })
 
     describe('as a host user who is neither root nor 1000', () => {

@@ -41,9 +41,7 @@ Build args: VERSION (from --version), REVISION (the full git commit of --source)
 
 Platforms: one --platform builds for it; several (linux/amd64,linux/arm64) build a manifest list: natively with Podman; Docker needs the buildx plugin and says so. Podman builds keep the HEALTHCHECK (Docker image format).
 
-Output: on a terminal, the step in progress and its last output lines; otherwise every step and line on stderr; --json prints one result (tags, image id, platforms, sizes, entry point, installer, path dependencies).
-
-Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point found or several to choose from, a path dependency missing or outside the repository, bad --entrypoint, --version, --build-arg, --platform, --tag, missing --source or --file); 10/11/12 no engine / not running / no permission; 22 the build failed: the failing step, its instruction and its last output lines are shown; 130 interrupted.`
+Output: on a terminal, the step in progress and its last output lines; otherwise every step and line on stderr; --json prints one result (tags, image id, platforms, sizes, entry point, installer, path dependencies).`
   static override examples = [
     {
       command: '<%= config.bin %> <%= command.id %> --source ../stigmer/backend/services/agent-runner',
@@ -130,9 +128,9 @@ Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point foun
     let outcome: BuildOutcome
     try {
       outcome = await buildImage(runtime, plan, {onEvent: (event) => view.event(event), signal: this.signal})
-      view.finish(true)
+      await view.finish(true)
     } catch (error) {
-      view.finish(false)
+      await view.finish(false)
       throw error
     }
 
@@ -165,7 +163,7 @@ Exit codes: 0 built; 2 usage (no pyproject.toml in --source, no entry point foun
     }
   }
 
-  protected override stopProgress(): void {
-    this.view?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.view?.stop()
   }
 }

@@ -1,6 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
+import {capabilitiesOf} from '../../adapters/capabilities.js'
 import {StigmerCommand} from '../../base-command.js'
 import {usageError} from '../../lib/errors.js'
 import {runtimeFlag} from '../../lib/flags.js'
@@ -21,8 +22,6 @@ export default class ImageLogin extends StigmerCommand {
   static override description = `Logs in to a container registry for "stigmer image push" (and pulls of private images), through the engine's own mechanism: the engine checks the credentials with the registry, then "docker login" stores them in Docker's config.json or its credential helper, "podman login" in Podman's auth.json. stigmer keeps no copy, in its config or anywhere else.
 
 The password (or token) comes only from stdin: piped, or typed at a prompt that does not echo when stdin is a terminal. There is no password flag: a value on the command line ends up in shell history and in the process list.
-
-Exit codes: 0 logged in; 2 usage (no --username, empty password, bad registry name); 10/11/12 no engine / not running / no permission; 24 the registry refused the credentials; 25 the credentials cannot be kept on this machine (code CREDENTIAL_HELPER: the credential helper your config names is missing or failed; AUTH_FILE_INVALID: Docker's config.json or Podman's auth.json is not valid JSON; AUTH_FILE_UNWRITABLE); 1 the registry could not be reached; 130 interrupted.
 
 Where Docker's config.json names a credential helper (credsStore, or credHelpers for this registry), the login is kept by that helper, never written in plain text, also when no docker CLI is installed. Log out with "stigmer image logout".`
   static override examples = [
@@ -66,7 +65,7 @@ Where Docker's config.json names a credential helper (credsStore, or credHelpers
     if (username === '') throw usageError('--username is empty.')
     const {runtime} = await this.runtime(flags.runtime)
     // A store that cannot keep the login says so before the password is asked for.
-    checkLoginStore(runtime.name, registry, {env: process.env})
+    checkLoginStore(capabilitiesOf(runtime).loginStore, registry, {env: process.env})
     const password = await readPassword({registry, username})
     const result = await registryLogin(runtime, {password, registry, username})
     this.log(`Logged in to ${registry} as ${username} (stored by ${result.storedWith}).`)

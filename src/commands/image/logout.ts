@@ -12,9 +12,7 @@ export default class ImageLogout extends StigmerCommand {
   }
   static override description = `Removes the credentials "stigmer image login" (or docker login / podman login) stored for a registry, from Docker's store (config.json, or the credential helper it names: credsStore, or credHelpers for this registry) and from Podman's (the auth.json podman login writes: REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/<uid>/auth.json). Every spelling of the registry is removed (ghcr.io, https://ghcr.io, ...); other logins and settings in those files are kept. No engine needs to be running.
 
-Without --runtime both engines' stores are cleared; with --runtime docker or podman, only that engine's. Both stores are checked before either is changed.
-
-Exit codes: 0 logged out, or there was nothing to remove (the output says which); 2 usage (bad registry name, --runtime other than docker or podman); 25 a store cannot be changed (code CREDENTIAL_HELPER: the credential helper the file names is missing or failed; AUTH_FILE_INVALID: the file is not valid JSON; AUTH_FILE_UNWRITABLE).`
+Without --runtime both engines' stores are cleared; with --runtime docker or podman, only that engine's. Both stores are checked before either is changed.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: "Forget ghcr.io in both engines' stores."},
     {

@@ -10,7 +10,8 @@ import {stigmerPaths} from '../../lib/paths.js'
 import {resolveImage} from '../../services/image-resolution.js'
 import {DEFAULT_PULL_RETRIES, DEFAULT_PULL_TIMEOUT_SECONDS, pullImage, type PullOutcome} from '../../services/pull.js'
 import {parseReleaseVersion} from '../../services/tags.js'
-import {reporterFor} from '../../ui/pull-reporter.js'
+import {taskReporter} from '../../ui/pull-reporter.js'
+import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
 export interface ImagePullResult extends PullOutcome {
   /** Where the reference came from: --image, --version, STIGMER_AGENT_RUNNER_IMAGE, config file, pinned. */
@@ -21,9 +22,7 @@ export interface ImagePullResult extends PullOutcome {
 export default class ImagePull extends StigmerCommand {
   static override description = `Pulls the agent-runner image with the same progress bar, size estimate (from the registry's manifest), timeout and retries as the first-run pull of "stigmer server start" (one implementation).
 
-Which image: --image REF; else --version X.Y.Z (${DEFAULT_IMAGE_REPOSITORY}:vX.Y.Z); else the one "server start" would run: STIGMER_AGENT_RUNNER_IMAGE, "image" in ~/.stigmer/config.yaml, or the image pinned to this CLI version. --json reports the digest and the download size.
-
-Exit codes: 0 pulled; 2 usage (bad --version, --image or --pull-timeout; a digest that is not sha256: and 64 hex digits, a name over 255 or a tag over 128 characters); 10/11/12 no engine / not running / no permission (11 also when the engine stops during the pull: no retries then); 20 not found in the registry; 21 the pull failed or timed out; 24 the registry refused the credentials; 130 interrupted.`
+Which image: --image REF; else --version X.Y.Z (${DEFAULT_IMAGE_REPOSITORY}:vX.Y.Z); else the one "server start" would run: STIGMER_AGENT_RUNNER_IMAGE, "image" in ~/.stigmer/config.yaml, or the image pinned to this CLI version. --json reports the digest and the download size.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'Pull the image this CLI version pins.'},
     '<%= config.bin %> <%= command.id %> --version 1.4.0',
@@ -44,6 +43,7 @@ Exit codes: 0 pulled; 2 usage (bad --version, --image or --pull-timeout; a diges
   }
   static override needsRuntime = true
   static override summary = 'Pull the agent-runner image (the pinned one, a --version, or --image).'
+  private ui: TaskUi | undefined
 
   async run(): Promise<ImagePullResult> {
     const {flags} = await this.parse(ImagePull)
@@ -73,16 +73,24 @@ Exit codes: 0 pulled; 2 usage (bad --version, --image or --pull-timeout; a diges
     }
 
     const {runtime} = await this.runtime(flags.runtime)
+    this.ui = taskUiFor({json: this.jsonEnabled()})
+    this.ui.start(`Pull ${ref}`)
     const outcome = await pullImage(runtime, ref, {
-      reporter: reporterFor({json: this.jsonEnabled()}),
+      reporter: taskReporter(this.ui),
       retries: flags.retries,
       signal: this.signal,
       timeoutMs: timeoutSeconds * 1000,
     })
+    this.ui.succeed(outcome.sizeBytes ? formatBytes(outcome.sizeBytes) : undefined)
+    await this.ui.stop()
     const size = outcome.sizeBytes ? `, ${formatBytes(outcome.sizeBytes)} download` : ''
     this.log(
       `Pulled ${outcome.ref}${outcome.digest ? `@${outcome.digest}` : ''} (image ${outcome.id.replace(/^sha256:/, '').slice(0, 12)}, ${formatBytes(outcome.imageSizeBytes)} on disk${size}).`,
     )
     return {...outcome, runtime: runtime.name, source}
+  }
+
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

@@ -27,9 +27,7 @@ Tags:
   no --version          dev-<commit>: the first 7 digits of the image's org.opencontainers.image.revision label (or of --source's git HEAD)
 Versions are semantic versions (semver), validated before anything is pushed. --dry-run lists what would be pushed where and pushes nothing. Tags are pushed most specific first, latest last; the local tags the push needs are removed afterwards. A manifest list (a multi-platform Podman build) is pushed with all its platforms.
 
-Credentials: those the engine already has (Docker's config.json and credential helpers, Podman's auth.json); "stigmer image login" stores them.
-
-Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, or one whose tag would be over 128 characters, --repository with a tag, no way to name a development push); 10/11/12 no engine / not running / no permission; 20 no such local image; 23 the push failed; 24 the registry refused the credentials (or there were none): the message names the registry and the user, and how to log in; 130 interrupted.`
+Credentials: those the engine already has (Docker's config.json and credential helpers, Podman's auth.json); "stigmer image login" stores them.`
   static override examples = [
     {
       command: '<%= config.bin %> <%= command.id %> --version 1.4.0 --dry-run',
@@ -113,6 +111,8 @@ Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, or one whose tag 
       throw error
     }
 
+    await ui.stop()
+
     this.log(
       `Pushed ${outcome.pushed.length} tag${outcome.pushed.length === 1 ? '' : 's'} to ${outcome.repository}${outcome.digest ? ` (${outcome.digest})` : ''}:`,
     )
@@ -123,7 +123,7 @@ Exit codes: 0 pushed (or dry run); 2 usage (invalid --version, or one whose tag 
     return outcome
   }
 
-  protected override stopProgress(): void {
-    this.ui?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

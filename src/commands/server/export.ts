@@ -18,9 +18,7 @@ Compose: one service with the same image and environment, the secret variables i
 
 Secrets: values are written only with --include-secrets, into files of mode 0600 (the Secret manifest, the Compose env file); otherwise the keys are there with empty values and a comment says how to fill them. Under --json the result lists files and objects, never values.
 
-Output: stdout, or --output FILE, or --output DIR/ for one file per object (Kubernetes) or compose.yaml plus its env file.
-
-Exit codes: 0 written; 2 usage (including a localhost Temporal or backend address for Kubernetes); 10/11/12 no engine / engine not running / socket permission; 20 image not found; 21 pull failed; 24 registry auth; 130 interrupted.`
+Output: stdout, or --output FILE, or --output DIR/ for one file per object (Kubernetes) or compose.yaml plus its env file.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --format compose --output deploy/',
     '<%= config.bin %> <%= command.id %> --format kubernetes --temporal-address temporal-frontend.temporal:7233 --backend-endpoint stigmer-backend:7234 > agent-runner.yaml',
@@ -123,9 +121,9 @@ Exit codes: 0 written; 2 usage (including a localhost Temporal or backend addres
       output: flags.output,
       runtime,
       signal: this.signal,
-      tty: Boolean(process.stderr.isTTY),
       ui: this.ui,
     })
+    await this.ui.stop()
     if (!flags.output) {
       // The manifest is the result: straight to stdout (unredacted: the secret values are there only with --include-secrets).
       if (!this.jsonEnabled()) process.stdout.write(rendered.combined.content)
@@ -141,7 +139,7 @@ Exit codes: 0 written; 2 usage (including a localhost Temporal or backend addres
     return result
   }
 
-  protected override stopProgress(): void {
-    this.ui?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

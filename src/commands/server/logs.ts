@@ -11,9 +11,7 @@ export default class ServerLogs extends StigmerCommand {
 --follow keeps streaming; Ctrl-C detaches and leaves the container running. If the container is replaced while you follow (a "server start" from another terminal), logs switches to the new one; if it stops, logs says so and waits for the next one.
 --all interleaves, by time, the container's logs with stigmer's own lifecycle log (what start and stop did and when; ~/.stigmer/logs/stigmer.log, rotated at 1 MB).
 Works on a stopped container (shows its last run).
-Secret values (the secret variables of your environment and of the container's, URL passwords) show as ****. On a terminal, escape sequences in the container's lines are removed; piped or with --json, lines are exact apart from that masking.
-
-Exit codes: 0 ok (also after Ctrl-C while following); 2 bad flags (or a --since before 1970); 33 there is no agent-runner container (start it with "stigmer server start"); 10/11/12 engine problems (11 also when the engine stops while following).`
+Secret values (the secret variables of your environment and of the container's, URL passwords) show as ****. On a terminal, escape sequences in the container's lines are removed; piped or with --json, lines are exact apart from that masking.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> -f',

@@ -3,8 +3,6 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
-import {liveTerminal} from '../../lib/terminal.js'
-import {pulledByFirstRun} from '../../services/first-run.js'
 import {type StartResult, startServer, type WaitFor} from '../../services/server.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
@@ -21,9 +19,7 @@ Workspace: ~/.stigmer/data/workspace (or --workspace) is mounted at /workspace, 
 
 Environment: MODE, SANDBOX_TYPE, SANDBOX_ROOT_DIR, TEMPORAL_*, STIGMER_BACKEND_ENDPOINT, STIGMER_LLM_*, OLLAMA_BASE_URL, the API keys (only when set) and LOG_LEVEL: from flags, then your environment, then "env:" in the config file, then defaults (docs/container-mode.md). Pass secrets through your environment (or --env NAME without a value), never on the command line: they never appear in output.
 
-Running it again is safe: an identical running container is kept; a changed or stopped one is replaced; concurrent starts wait for each other. Ctrl-C removes a container this run created and exits 130.
-
-Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket permission (11 also when the engine stops during the start; a container it could not remove then is named); 20 image not found; 21 pull failed; 24 registry auth; 30 unhealthy; 31 timeout (not ready, or not registered with --wait-for registered, within --timeout; the message says when Temporal is the reason); 32 the container exited; 34 locked; 40 Temporal unreachable with --require-temporal; 41 workspace; 130 interrupted.`
+Running it again is safe: an identical running container is kept; a changed or stopped one is replaced; concurrent starts wait for each other. Ctrl-C removes a container this run created and exits 130.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --use-local-image',
@@ -91,7 +87,6 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     }),
     workspace: Flags.string({description: 'Host folder mounted at /workspace (default ~/.stigmer/data/workspace).'}),
   }
-  static override needsImage = true
   static override needsRuntime = true
   static override summary = 'Start the agent-runner container and wait until it is healthy.'
   static override useRememberedRuntime = true
@@ -103,7 +98,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     const timeout = durationFlag('timeout', flags.timeout) ?? config.startTimeoutSeconds ?? 120
     const {runtime} = await this.runtime(flags.runtime)
     this.ui = taskUiFor({json: this.jsonEnabled()})
-    let result = await startServer({
+    const result = await startServer({
       ...common,
       cliVersion: this.config.version,
       json: this.jsonEnabled(),
@@ -112,12 +107,11 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
       runtime,
       signal: this.signal,
       timeoutMs: timeout * 1000,
-      tty: liveTerminal(process.stderr),
       ui: this.ui,
       waitFor: flags['wait-for'] as WaitFor,
     })
-    // The first-run hook may have pulled it before this command ran: that is a pull of this start.
-    if (!result.pulled && pulledByFirstRun(result.image)) result = {...result, pulled: true}
+    // The list is drawn to its end before the result is printed.
+    await this.ui.stop()
     const verb = {'already-running': 'is already running', replaced: 'was replaced and is ready', started: 'is ready'}[
       result.status
     ]
@@ -134,7 +128,7 @@ Exit codes: 0 ready; 2 usage; 10/11/12 no engine / engine not running / socket p
     return result
   }
 
-  protected override stopProgress(): void {
-    this.ui?.stop()
+  protected override async stopProgress(): Promise<void> {
+    await this.ui?.stop()
   }
 }

@@ -12,9 +12,7 @@ export default class ServerStatus extends StigmerCommand {
 
 Health is the image's health check, run now (not the engine's last periodic verdict, which can be 30 s or more old; Podman without systemd never runs it): healthy while the runner holds a connection to Temporal.
 
-Registered: status asks Temporal (DescribeTaskQueue, a gRPC call) for the pollers on the runner's task queue (TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE in TEMPORAL_NAMESPACE) and shows "registered: N poller(s) on <queue>". It does not change the exit code.
-
-Exit codes (for scripts): 0 running and healthy (or running, for an image without a health check); 3 not running (absent, created, exited); 4 running but not healthy (starting or unhealthy); 10/11/12 engine problems (11, never 3, when DOCKER_HOST, CONTAINER_HOST or the docker context names an engine that does not answer: stigmer does not look at another engine instead).`
+Registered: status asks Temporal (DescribeTaskQueue, a gRPC call) for the pollers on the runner's task queue (TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE in TEMPORAL_NAMESPACE) and shows "registered: N poller(s) on <queue>". It does not change the exit code.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json',

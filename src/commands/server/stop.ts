@@ -9,9 +9,7 @@ import {taskUiFor} from '../../ui/tasks.js'
 export default class ServerStop extends StigmerCommand {
   static override description = `Stops the agent-runner container (SIGTERM, then SIGKILL after --timeout seconds) and removes it. It touches nothing else: not the workspace folder, not other containers, not the image. When nothing runs it says so and exits 0.
 
-The engine is the one that ran "server start" (remembered in ~/.stigmer/state), unless --runtime says otherwise.
-
-Exit codes: 0 stopped or nothing to stop; 10/11/12 engine problems; 34 another stigmer command holds the lock.`
+The engine is the one that ran "server start" (remembered in ~/.stigmer/state), unless --runtime says otherwise.`
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --timeout 30']
   static override flags = {
     runtime: runtimeFlag,
@@ -28,11 +26,12 @@ Exit codes: 0 stopped or nothing to stop; 10/11/12 engine problems; 34 another s
   async run(): Promise<StopResult> {
     const {flags} = await this.parse(ServerStop)
     const {runtime} = await this.runtime(flags.runtime)
+    const ui = taskUiFor({json: this.jsonEnabled()})
     const result = await stopServer(runtime, stigmerPaths(), {
       signal: this.signal,
       timeoutSeconds: flags.timeout,
-      ui: taskUiFor({json: this.jsonEnabled()}),
-    })
+      ui,
+    }).finally(() => ui.stop())
     if (result.status === 'not-running')
       this.log(`The agent-runner is not running (no ${CONTAINER_NAME} container in ${runtime.displayName}).`)
     else

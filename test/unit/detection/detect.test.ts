@@ -38,6 +38,8 @@ function fakeProbe(table: ProbeTable) {
 interface FakeProviderOptions {
   readonly candidates: ReadonlyArray<Partial<Candidate> & {url: string}>
   readonly installed?: boolean
+  /** Docker's and Podman's sockets stand in for each other; the ping's headers tell which answers. */
+  readonly identifiedByPing?: boolean
   readonly spawn?: (candidate: Candidate) => Promise<void>
 }
 
@@ -70,6 +72,7 @@ function fakeProvider(name: string, options: FakeProviderOptions): RuntimeProvid
       },
     ],
     ...(options.spawn ? {spawn: options.spawn} : {}),
+    ...(options.identifiedByPing ? {identifiedByPing: true} : {}),
   }
   return provider
 }
@@ -80,8 +83,8 @@ const DOCKER_SOCK = 'unix:///var/run/docker.sock'
 const PODMAN_SOCK = 'unix:///run/podman/podman.sock'
 
 function twoEngines(extra: {docker?: Partial<FakeProviderOptions>; podman?: Partial<FakeProviderOptions>} = {}) {
-  const docker = fakeProvider('docker', {candidates: [{url: DOCKER_SOCK}], ...extra.docker})
-  const podman = fakeProvider('podman', {candidates: [{url: PODMAN_SOCK}], ...extra.podman})
+  const docker = fakeProvider('docker', {candidates: [{url: DOCKER_SOCK}], identifiedByPing: true, ...extra.docker})
+  const podman = fakeProvider('podman', {candidates: [{url: PODMAN_SOCK}], identifiedByPing: true, ...extra.podman})
   return {docker, podman, providers: [docker, podman]}
 }
 
@@ -257,6 +260,15 @@ describe('engine detection', () => {
       const result = await detect({ctx: ctx(), probe, providers})
       expect(result.chosen?.identifiedAs).to.equal('podman')
       expect(result.provider?.name).to.equal('podman')
+    })
+
+    it('a plugin engine that speaks the Docker API at its own socket stays that engine', async () => {
+      const {providers} = twoEngines()
+      const nerd = fakeProvider('nerd', {candidates: [{url: 'unix:///run/nerd.sock'}]})
+      const {probe} = fakeProbe({'unix:///run/nerd.sock': {detail: 'answers', engine: 'docker', ms: 1, state: 'ok'}})
+      const result = await detect({ctx: ctx(), probe, providers: [...providers, nerd]})
+      expect(result.chosen?.identifiedAs).to.equal('nerd')
+      expect(result.provider?.name).to.equal('nerd')
     })
 
     it('starts a helper service for a spawnable candidate only when nothing else answered', async () => {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 
 import type {ContainerRuntime, RegistryCredentials} from '../../../src/adapters/types.js'
 
+import {DOCKER_CAPABILITIES} from '../../../src/adapters/capabilities.js'
 import {DockerAdapter} from '../../../src/adapters/docker.js'
 import {RuntimeError} from '../../../src/adapters/errors.js'
 import {podmanAuthFile} from '../../../src/adapters/registry-auth.js'
@@ -60,7 +61,7 @@ describe('credential stores (image login / image logout)', () => {
   describe('before a login', () => {
     it('a credsStore helper that is not installed: exit 25 CREDENTIAL_HELPER naming it, not "registry refused" (24)', async () => {
       writeFileSync(dockerFile(), JSON.stringify({credsStore: 'desktop'}))
-      const error = await rejection(() => checkLoginStore('docker', '127.0.0.1:5000', {env}))
+      const error = await rejection(() => checkLoginStore('docker-config', '127.0.0.1:5000', {env}))
       expect(error).to.deep.include({code: 'CREDENTIAL_HELPER', exit: ExitCode.CREDENTIAL_STORE})
       expect(error.exit).to.equal(25)
       expect(error.message).to.contain('docker-credential-desktop is not on PATH').and.not.contain('refused')
@@ -69,19 +70,19 @@ describe('credential stores (image login / image logout)', () => {
 
     it('credHelpers for another registry does not matter; for this one it does', async () => {
       writeFileSync(dockerFile(), JSON.stringify({credHelpers: {'gcr.io': 'gcloud'}}))
-      checkLoginStore('docker', '127.0.0.1:5000', {env})
-      const error = await rejection(() => checkLoginStore('docker', 'gcr.io', {env}))
+      checkLoginStore('docker-config', '127.0.0.1:5000', {env})
+      const error = await rejection(() => checkLoginStore('docker-config', 'gcr.io', {env}))
       expect(error.code).to.equal('CREDENTIAL_HELPER')
     })
 
     it('a corrupt config.json or auth.json: exit 25 AUTH_FILE_INVALID naming the file, no "plain HTTP" hint', async () => {
       writeFileSync(dockerFile(), '{"auths": {')
-      const docker = await rejection(() => checkLoginStore('docker', 'ghcr.io', {env}))
+      const docker = await rejection(() => checkLoginStore('docker-config', 'ghcr.io', {env}))
       expect(docker).to.deep.include({code: 'AUTH_FILE_INVALID', exit: 25})
       expect(docker.message).to.contain(dockerFile()).and.contain('not valid JSON')
       expect(docker.suggestions.join(' ')).to.not.match(/plain HTTP|insecure/)
       writeFileSync(podmanFile(), '[1, 2]')
-      const podman = await rejection(() => checkLoginStore('podman', 'ghcr.io', {env}))
+      const podman = await rejection(() => checkLoginStore('containers-auth', 'ghcr.io', {env}))
       expect(podman).to.deep.include({code: 'AUTH_FILE_INVALID', exit: 25})
       expect(podman.message).to.contain('not a JSON object')
     })
@@ -90,6 +91,7 @@ describe('credential stores (image login / image logout)', () => {
       writeFileSync(dockerFile(), JSON.stringify({credsStore: 'desktop'}))
       let asked = false
       const runtime = {
+        capabilities: DOCKER_CAPABILITIES,
         cli: 'docker',
         displayName: 'Docker',
         async login() {

@@ -4,6 +4,7 @@ import type {EngineInfo, ImageInfo} from '../../../src/adapters/types.js'
 import type {CandidateReport} from '../../../src/detection/detect.js'
 import type {MachineView} from '../../../src/detection/strategies.js'
 
+import {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/capabilities.js'
 import {detect, detectionFailure} from '../../../src/detection/detect.js'
 import {StigmerError, usageError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
@@ -99,7 +100,7 @@ describe('doctor checks', () => {
     it('chosen automatically, naming the other usable engine', () => {
       const c = engineCheck({
         alsoUsable: ['Podman'],
-        choiceSource: 'auto',
+        reason: {kind: 'detected'},
         displayName: 'Docker',
         kind: 'chosen',
         report: report('unix:///var/run/docker.sock', 'default socket'),
@@ -110,7 +111,18 @@ describe('doctor checks', () => {
     })
 
     it('chosen by the environment', () => {
-      expect(choiceReason('STIGMER_CONTAINER_RUNTIME', 'Podman', [])).to.equal('chosen by STIGMER_CONTAINER_RUNTIME')
+      expect(choiceReason({kind: 'env', variable: 'STIGMER_CONTAINER_RUNTIME'}, 'Podman', [])).to.equal(
+        'chosen by STIGMER_CONTAINER_RUNTIME',
+      )
+      expect(choiceReason({file: '/home/ann/.stigmer/config.yaml', kind: 'config'}, 'Podman', [])).to.equal(
+        'chosen by runtime in /home/ann/.stigmer/config.yaml',
+      )
+    })
+
+    it('chosen automatically among plugin runtimes: says so, and names the plugin', () => {
+      expect(choiceReason({kind: 'plugin', plugin: 'stigmer-plugin-nerd'}, 'nerdctl', [])).to.equal(
+        'chosen automatically: Docker is tried first, then Podman, then the runtimes plugins add, and nerdctl (from the plugin stigmer-plugin-nerd) answered',
+      )
     })
 
     it('would start podman system service: a warning, not a failure', () => {
@@ -128,7 +140,7 @@ describe('doctor checks', () => {
         provider: 'podman',
         usable: false,
       })
-      const c = engineCheck({choiceSource: 'auto', kind: 'would-start', podmanPath: '/usr/bin/podman', report: r})
+      const c = engineCheck({kind: 'would-start', reason: {kind: 'detected'}, podmanPath: '/usr/bin/podman', report: r})
       expect(c.status).to.equal('warn')
       expect(c.detail).to.match(
         /would start `podman system service` on \/home\/ann\/.stigmer\/run\/podman.sock \(podman: \/usr\/bin\/podman\)/,
@@ -317,7 +329,7 @@ describe('doctor checks', () => {
 
     it('macOS Docker Desktop: bridge, with the rewritten Temporal address and the extra host', () => {
       const c = networkCheck({
-        gatewayName: 'host.docker.internal',
+        capabilities: DOCKER_CAPABILITIES,
         info: {...dockerInfo, inVm: true, name: 'Docker Desktop'},
         platform: 'darwin',
         runtime: 'docker',
@@ -332,6 +344,7 @@ describe('doctor checks', () => {
 
     it('Podman machine: bridge through host.containers.internal', () => {
       const c = networkCheck({
+        capabilities: PODMAN_CAPABILITIES,
         info: {inVm: true, name: 'Podman Engine', rootless: true},
         platform: 'darwin',
         runtime: 'podman',

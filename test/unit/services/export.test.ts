@@ -10,6 +10,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse, parseAllDocuments} from 'yaml'
 
+import {DOCKER_CAPABILITIES} from '../../../src/adapters/capabilities.js'
 import {StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {
@@ -31,7 +32,7 @@ const SECRET = 'sk-ant-never-print-me-42'
 function spec(over: Partial<ServerSpecInput> = {}) {
   return buildServerSpec({
     configEnv: {},
-    engine: {inVm: false, name: 'Docker Engine', rootless: false, runtime: 'docker'},
+    engine: {inVm: false, name: 'Docker Engine', rootless: false},
     envFlags: {},
     extraEnv: {},
     gid: 1500,
@@ -39,7 +40,7 @@ function spec(over: Partial<ServerSpecInput> = {}) {
     image: {ref: 'ghcr.io/stigmer/agent-runner:v0.1.0'},
     imageUser: '1000:1000',
     platform: 'linux',
-    runtime: {hostGatewayName: 'host.docker.internal', name: 'docker'},
+    runtime: {capabilities: DOCKER_CAPABILITIES, hostGatewayName: 'host.docker.internal', name: 'docker'},
     uid: 1500,
     workspace: '/home/u/.stigmer/data/workspace',
     ...over,
@@ -154,7 +155,7 @@ describe('server export', () => {
       )
       // Docker Desktop: start rewrites to host.docker.internal; the export sees the original and refuses it.
       const desktop = spec({
-        engine: {inVm: true, name: 'Docker Desktop', rootless: false, runtime: 'docker'},
+        engine: {inVm: true, name: 'Docker Desktop', rootless: false},
         platform: 'darwin',
       })
       expect(desktop.spec.env.TEMPORAL_SERVICE_ADDRESS).to.equal('host.docker.internal:7233')
@@ -322,7 +323,7 @@ describe('server export', () => {
 
     it('where start picks bridge (Docker Desktop), so does the export: rewritten addresses and the host-gateway entry', () => {
       const desktop = spec({
-        engine: {inVm: true, name: 'Docker Desktop', rootless: false, runtime: 'docker'},
+        engine: {inVm: true, name: 'Docker Desktop', rootless: false},
         platform: 'darwin',
       })
       const {project} = composeProject(desktop, image, options({format: 'compose', replicas: 2}))

@@ -1,5 +1,7 @@
 import {expect} from 'chai'
 
+import {capabilitiesOf, DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/capabilities.js'
+import {dockerProvider, podmanProvider} from '../../../src/runtimes.js'
 import {
   chooseNetworkMode,
   extraHostsFor,
@@ -19,7 +21,7 @@ describe('network-mode', () => {
     }> = [
       {
         input: {
-          engineInfo: {inVm: true, name: 'Docker Desktop', rootless: false, runtime: 'docker'},
+          engineInfo: {inVm: true, name: 'Docker Desktop', rootless: false, capabilities: DOCKER_CAPABILITIES},
           platform: 'darwin',
         },
         mode: 'bridge',
@@ -27,51 +29,51 @@ describe('network-mode', () => {
         reason: /Docker Desktop on macOS runs containers in a VM: host networking would not reach the host/,
       },
       {
-        input: {engineInfo: {inVm: true, rootless: false, runtime: 'docker'}, platform: 'darwin'},
+        input: {engineInfo: {inVm: true, rootless: false, capabilities: DOCKER_CAPABILITIES}, platform: 'darwin'},
         mode: 'bridge',
         name: 'macOS, Colima (Docker API, no product name)',
         reason: /Colima.*would not reach the host/,
       },
       {
-        input: {engineInfo: {inVm: false, rootless: false, runtime: 'docker'}, platform: 'linux'},
+        input: {engineInfo: {inVm: false, rootless: false, capabilities: DOCKER_CAPABILITIES}, platform: 'linux'},
         mode: 'host',
         name: 'Linux, Docker Engine',
         reason: /^Linux: host networking reaches localhost:7233 and localhost:7234 directly$/,
       },
       {
-        input: {engineInfo: {inVm: false, rootless: true, runtime: 'podman'}, platform: 'linux'},
+        input: {engineInfo: {inVm: false, rootless: true, capabilities: PODMAN_CAPABILITIES}, platform: 'linux'},
         mode: 'host',
         name: 'Linux, rootless Podman',
         reason: /^Linux: host networking reaches localhost:7233 and localhost:7234 directly$/,
       },
       {
         caveat: /RootlessKit/,
-        input: {engineInfo: {inVm: false, rootless: true, runtime: 'docker'}, platform: 'linux'},
+        input: {engineInfo: {inVm: false, rootless: true, capabilities: DOCKER_CAPABILITIES}, platform: 'linux'},
         mode: 'host',
         name: 'Linux, rootless Docker (host, with a caveat)',
         reason: /^Linux: host networking/,
       },
       {
-        input: {engineInfo: {inVm: true, rootless: true, runtime: 'podman'}, platform: 'darwin'},
+        input: {engineInfo: {inVm: true, rootless: true, capabilities: PODMAN_CAPABILITIES}, platform: 'darwin'},
         mode: 'bridge',
         name: 'macOS, Podman machine',
         reason: /Podman machine on macOS runs containers in a VM: host networking would not reach the host/,
       },
       {
-        input: {engineInfo: {inVm: true, rootless: false, runtime: 'podman'}, platform: 'win32'},
+        input: {engineInfo: {inVm: true, rootless: false, capabilities: PODMAN_CAPABILITIES}, platform: 'win32'},
         mode: 'bridge',
         name: 'Windows, Podman machine',
         reason: /Podman machine on Windows/,
       },
       {
-        input: {engineInfo: {inVm: false, rootless: false, runtime: 'docker'}, platform: 'win32'},
+        input: {engineInfo: {inVm: false, rootless: false, capabilities: DOCKER_CAPABILITIES}, platform: 'win32'},
         mode: 'bridge',
         name: 'Windows, even if the engine does not say it is in a VM',
         reason: /would not reach the host/,
       },
       {
         input: {
-          engineInfo: {inVm: true, name: 'Docker Desktop', rootless: false, runtime: 'docker'},
+          engineInfo: {inVm: true, name: 'Docker Desktop', rootless: false, capabilities: DOCKER_CAPABILITIES},
           platform: 'linux',
         },
         mode: 'bridge',
@@ -79,28 +81,36 @@ describe('network-mode', () => {
         reason: /^Docker Desktop runs containers in a VM/,
       },
       {
-        input: {engineInfo: {inVm: false, rootless: false, runtime: 'docker'}, platform: 'linux'},
+        input: {engineInfo: {inVm: false, rootless: false, capabilities: DOCKER_CAPABILITIES}, platform: 'linux'},
         mode: 'host',
         name: 'WSL with Docker Engine installed inside the distribution',
         reason: /^Linux: host networking/,
       },
       {
         caveat: /listen on an address the bridge reaches/,
-        input: {engineInfo: {inVm: false, rootless: false, runtime: 'docker'}, platform: 'linux', requested: 'bridge'},
+        input: {
+          engineInfo: {inVm: false, rootless: false, capabilities: DOCKER_CAPABILITIES},
+          platform: 'linux',
+          requested: 'bridge',
+        },
         mode: 'bridge',
         name: 'explicit --network bridge on Linux',
         reason: /^bridge networking was asked for \(--network\)$/,
       },
       {
         caveat: /not reach services here/,
-        input: {engineInfo: {inVm: true, rootless: false, runtime: 'docker'}, platform: 'darwin', requested: 'host'},
+        input: {
+          engineInfo: {inVm: true, rootless: false, capabilities: DOCKER_CAPABILITIES},
+          platform: 'darwin',
+          requested: 'host',
+        },
         mode: 'host',
         name: 'explicit --network host on macOS wins, with a caveat',
         reason: /^host networking was asked for \(--network\)$/,
       },
       {
         input: {
-          engineInfo: {inVm: true, rootless: false, runtime: 'podman'},
+          engineInfo: {inVm: true, rootless: false, capabilities: PODMAN_CAPABILITIES},
           platform: 'darwin',
           requested: 'bridge',
           requestedSource: 'network in config.yaml',
@@ -194,8 +204,11 @@ describe('network-mode', () => {
       ['host', 'podman', {}],
       ['bridge', 'some-plugin-runtime', {}],
     ]
+    // What each engine's provider declares (a plugin runtime that declares nothing gets the generic capabilities).
+    const declared = (name: string) =>
+      capabilitiesOf([dockerProvider, podmanProvider].find((p) => p.name === name) ?? {name})
     for (const [mode, runtime, expected] of cases) {
-      it(`${runtime} in ${mode} mode`, () => expect(extraHostsFor(mode, runtime)).to.deep.equal(expected))
+      it(`${runtime} in ${mode} mode`, () => expect(extraHostsFor(mode, declared(runtime))).to.deep.equal(expected))
     }
   })
 })

@@ -37,7 +37,7 @@ describe('choosing the runtime', () => {
       await requestedRuntime({env: env({STIGMER_CONTAINER_RUNTIME: 'docker'}), flag: 'podman', useRemembered: true}),
     ).to.deep.equal({
       name: 'podman',
-      source: '--runtime',
+      reason: {kind: 'flag'},
     })
   })
 
@@ -45,18 +45,21 @@ describe('choosing the runtime', () => {
     writeConfig('runtime: docker\n')
     expect(await requestedRuntime({env: env({STIGMER_CONTAINER_RUNTIME: 'podman'})})).to.deep.equal({
       name: 'podman',
-      source: 'STIGMER_CONTAINER_RUNTIME',
+      reason: {kind: 'env', variable: 'STIGMER_CONTAINER_RUNTIME'},
     })
     expect(await requestedRuntime({env: env()})).to.deep.equal({
       name: 'docker',
-      source: `runtime in ${join(home, 'config.yaml')}`,
+      reason: {file: join(home, 'config.yaml'), kind: 'config'},
     })
   })
 
   it('the engine of the last server start only for commands that ask for it, and after the config file', async () => {
     writeState('podman')
     expect(await requestedRuntime({env: env()})).to.equal(undefined)
-    expect((await requestedRuntime({env: env(), useRemembered: true}))?.name).to.equal('podman')
+    expect(await requestedRuntime({env: env(), useRemembered: true})).to.deep.equal({
+      name: 'podman',
+      reason: {kind: 'remembered', stateFile: join(home, 'state', 'server.json')},
+    })
     writeConfig('runtime: docker\n')
     expect((await requestedRuntime({env: env(), useRemembered: true}))?.name).to.equal('docker')
   })

@@ -11,13 +11,14 @@ import type {
   LogLine,
 } from '../../../src/adapters/types.js'
 
+import {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/capabilities.js'
 import {statusExitCode} from '../../../src/commands/server/status.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {containerUser, ensureWorkspace, repoDigest, specHash, waitUntilReady} from '../../../src/services/server.js'
 import {rejectionOf} from '../../helpers/rejection.js'
 
-const native = {inVm: false, rootless: false, runtime: 'docker'}
+const native = {inVm: false, rootless: false}
 
 function info(over: Partial<ContainerInfo>): ContainerInfo {
   return {
@@ -153,27 +154,27 @@ describe('server service', () => {
 
   describe('containerUser', () => {
     it('Linux, native engine: runs as the host user so workspace files are theirs', () => {
-      expect(containerUser('linux', native, 1500, 1500)).to.deep.equal({user: '1500:1500'})
-      expect(containerUser('linux', {...native, runtime: 'podman'}, 1500, 100)).to.deep.equal({user: '1500:100'})
+      expect(containerUser('linux', native, DOCKER_CAPABILITIES, 1500, 1500)).to.deep.equal({user: '1500:1500'})
+      expect(containerUser('linux', native, PODMAN_CAPABILITIES, 1500, 100)).to.deep.equal({user: '1500:100'})
     })
 
     it('root and uid 1000 keep the image user (never root inside)', () => {
-      expect(containerUser('linux', native, 0, 0)).to.deep.equal({})
-      expect(containerUser('linux', native, 1000, 1000)).to.deep.equal({})
+      expect(containerUser('linux', native, DOCKER_CAPABILITIES, 0, 0)).to.deep.equal({})
+      expect(containerUser('linux', native, DOCKER_CAPABILITIES, 1000, 1000)).to.deep.equal({})
     })
 
     it('rootless Podman: keep-id with the same uid', () => {
-      expect(containerUser('linux', {inVm: false, rootless: true, runtime: 'podman'}, 1500, 1500)).to.deep.equal({
+      expect(containerUser('linux', {inVm: false, rootless: true}, PODMAN_CAPABILITIES, 1500, 1500)).to.deep.equal({
         keepUserNamespace: true,
         user: '1500:1500',
       })
     })
 
     it('a VM (Docker Desktop, Podman machine), another OS, or no uid: nothing to map', () => {
-      expect(containerUser('linux', {...native, inVm: true}, 1500, 1500)).to.deep.equal({})
-      expect(containerUser('darwin', native, 501, 20)).to.deep.equal({})
+      expect(containerUser('linux', {...native, inVm: true}, PODMAN_CAPABILITIES, 1500, 1500)).to.deep.equal({})
+      expect(containerUser('darwin', native, PODMAN_CAPABILITIES, 501, 20)).to.deep.equal({})
 
-      expect(containerUser('win32', native, undefined, undefined)).to.deep.equal({})
+      expect(containerUser('win32', native, PODMAN_CAPABILITIES, undefined, undefined)).to.deep.equal({})
     })
   })
 
