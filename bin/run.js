@@ -4,7 +4,7 @@
 // The help text is a snapshot oclif itself rendered at build time (scripts/snapshot-help.mjs);
 // it is used only when it matches this version and no user plugins are installed, which
 // would add commands to it. `server status` parses the flags oclif's manifest records for
-// its command class (src/lib/fast-path.ts). Everything else goes to oclif.
+// its command class (src/fast-path.ts). Everything else goes to oclif.
 import {existsSync, readFileSync} from 'node:fs'
 import module from 'node:module'
 import {join} from 'node:path'
@@ -16,10 +16,10 @@ const argv = process.argv.slice(2)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 async function fast() {
-  // `server status`: run without oclif when nothing could differ (src/lib/fast-path.ts says when).
-  if (argv[0] === 'server' && argv[1] === 'status' && existsSync(join(root, 'dist', 'lib', 'fast-path.js'))) {
+  // `server status`: run without oclif when nothing could differ (src/fast-path.ts says when).
+  if (argv[0] === 'server' && argv[1] === 'status' && existsSync(join(root, 'dist', 'fast-path.js'))) {
     const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-    const {runFastPath} = await import('../dist/lib/fast-path.js')
+    const {runFastPath} = await import('../dist/fast-path.js')
     return runFastPath(argv, root, pjson.version)
   }
 
@@ -35,7 +35,7 @@ async function fast() {
     const snapshot = join(root, 'dist', 'help.json')
     if (!existsSync(snapshot)) return false
     if (process.platform === 'win32') return false
-    const {hasUserPlugins} = await import('../dist/lib/fast-path.js')
+    const {hasUserPlugins} = await import('../dist/fast-path.js')
     if (hasUserPlugins()) return false
     const {help, version} = JSON.parse(readFileSync(snapshot, 'utf8'))
     const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))

@@ -12,7 +12,7 @@ import {CONTAINER_NAME, type Registration, serverStatus, type StatusResult} from
 /**
  * What `stigmer server status` does once its flags are parsed: shared by its oclif command
  * (src/commands/server/status.ts, where its flags and help are defined) and bin/run.js's fast
- * path (src/lib/fast-path.ts), which runs it without loading oclif. Nothing here imports oclif.
+ * path (src/fast-path.ts), which runs it without loading oclif. Nothing here imports oclif.
  */
 
 /** The exit code scripts read: 0 running and healthy, 4 running but not healthy, 3 not running. */

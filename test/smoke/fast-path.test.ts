@@ -1,5 +1,5 @@
 /**
- * bin/run.js's fast path for `server status` (src/lib/fast-path.ts): it runs the command
+ * bin/run.js's fast path for `server status` (src/fast-path.ts): it runs the command
  * without oclif, with the flags oclif's manifest records for the command class. What a user
  * sees must not depend on which path ran: these run the built CLI both ways
  * (STIGMER_NO_FAST_PATH=1 is oclif's) and compare stdout, stderr and the exit code; and they

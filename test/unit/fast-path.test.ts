@@ -2,15 +2,15 @@ import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {type ManifestFlag, parseDeclaredFlags} from '../../../src/lib/fast-path.js'
-import {REPO_ROOT} from '../../helpers/lab.js'
+import {type ManifestFlag, parseDeclaredFlags} from '../../src/fast-path.js'
+import {REPO_ROOT} from '../helpers/lab.js'
 
 const flags: Record<string, ManifestFlag> = {
   json: {name: 'json', type: 'boolean'},
   runtime: {name: 'runtime', type: 'option'},
 }
 
-describe("lib/fast-path: parsing a command's flags from oclif's manifest", () => {
+describe("fast-path: parsing a command's flags from oclif's manifest", () => {
   it('reads what oclif reads: --flag value, --flag=value, booleans, in any order', () => {
     expect(parseDeclaredFlags(flags, [])).to.deep.equal({})
     expect(parseDeclaredFlags(flags, ['--runtime', 'podman'])).to.deep.equal({runtime: 'podman'})

@@ -146,11 +146,11 @@ export async function runFastPath(argv: readonly string[], root: string, version
 
   const [{addSecretsFromEnv, redact, redactJson}, {forTerminal}, {toStigmerError, writeError}, {getRuntime}, status] =
     await Promise.all([
-      import('./redact.js'),
-      import('./terminal.js'),
-      import('./render-error.js'),
-      import('../services/runtime.js'),
-      import('../services/status-command.js'),
+      import('./lib/redact.js'),
+      import('./lib/terminal.js'),
+      import('./lib/render-error.js'),
+      import('./services/runtime.js'),
+      import('./services/status-command.js'),
     ])
   // What oclif's Command does around a run (StigmerCommand: init, log, toSuccessJson, catch).
   // An EPIPE on stdout (`| head`) is not an error, as in oclif's Command.
