@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Fast paths: `stigmer --version` and `stigmer --help` answer without loading oclif
-// (importing @oclif/core alone costs more than Node's own startup). The help text is
-// a snapshot oclif itself rendered at build time (scripts/snapshot-help.mjs); it is
-// used only when it matches this version and no user plugins are installed, which
-// would add commands to it. Everything else goes to oclif.
+// Fast paths: `stigmer --version`, `stigmer --help` and `stigmer server status` answer
+// without loading oclif (importing @oclif/core alone costs more than Node's own startup).
+// The help text is a snapshot oclif itself rendered at build time (scripts/snapshot-help.mjs);
+// it is used only when it matches this version and no user plugins are installed, which
+// would add commands to it. `server status` parses the flags oclif's manifest records for
+// its command class (src/fast-path.ts). Everything else goes to oclif.
 import {existsSync, readFileSync} from 'node:fs'
 import module from 'node:module'
-import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -15,23 +15,14 @@ const argv = process.argv.slice(2)
 // percent-encoded in the URL (/tmp/space%20dir/...), and a Windows path has a drive letter.
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/**
- * Whether plugins are installed or linked: the data dir's package.json lists them in
- * oclif.plugins (what oclif loads). The file itself stays after the last plugin is
- * uninstalled, with an empty list, so its existence says nothing.
- */
-function hasUserPlugins(dataDir) {
-  const file = join(dataDir, 'package.json')
-  if (!existsSync(file)) return false
-  try {
-    const plugins = JSON.parse(readFileSync(file, 'utf8'))?.oclif?.plugins
-    return plugins !== undefined && (!Array.isArray(plugins) || plugins.length > 0)
-  } catch {
-    return true // unreadable: let oclif decide (and report it)
+async function fast() {
+  // `server status`: run without oclif when nothing could differ (src/fast-path.ts says when).
+  if (argv[0] === 'server' && argv[1] === 'status' && existsSync(join(root, 'dist', 'fast-path.js'))) {
+    const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+    const {runFastPath} = await import('../dist/fast-path.js')
+    return runFastPath(argv, root, pjson.version)
   }
-}
 
-function fast() {
   if (argv.length !== 1 || process.env.STIGMER_NO_FAST_PATH) return false
   const [arg] = argv
   if (arg === '--version' || arg === '-v') {
@@ -43,9 +34,9 @@ function fast() {
   if (arg === '--help' || arg === '-h') {
     const snapshot = join(root, 'dist', 'help.json')
     if (!existsSync(snapshot)) return false
-    const dataDir =
-      process.env.STIGMER_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'stigmer')
-    if (process.platform === 'win32' || hasUserPlugins(dataDir)) return false
+    if (process.platform === 'win32') return false
+    const {hasUserPlugins} = await import('../dist/fast-path.js')
+    if (hasUserPlugins()) return false
     const {help, version} = JSON.parse(readFileSync(snapshot, 'utf8'))
     const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
     if (version !== pjson.version) return false
@@ -56,7 +47,7 @@ function fast() {
   return false
 }
 
-if (!fast()) {
+if (!(await fast())) {
   // Node 22.1+ keeps V8's compiled code for the modules below on disk (in Node's own cache
   // folder under the temp dir): about 10 % off every later command. A no-op on Node 20.
   // eslint-disable-next-line n/no-unsupported-features/node-builtins -- feature-tested: absent on Node 20

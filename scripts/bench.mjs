@@ -3,8 +3,8 @@
 // each next to a baseline measured in the same run (ratios, not absolute numbers), and peak
 // RSS from the OS's own accounting (/usr/bin/time -v).
 // Usage: npm run bench [-- --runs 15] [-- --skip-engine] [-- --engines docker,podman]
-//                      [-- --big-log-mb 1000] [-- --skip-pull] [-- --json]
-//                      [-- --only startup,start,status,logs,pull] (some groups of rows)
+//                      [-- --big-log-mb 1000] [-- --skip-pull] [-- --json] [-- --only status,--help]
+// --only: only the rows whose name contains one of the words (`node -e 0`, the baseline, always runs).
 // Needs a built CLI (npm run build). Engine benchmarks need the lab (scripts/lab.sh): its Docker
 // and Podman, its registry on 127.0.0.1:5000 (pull rows) and its busybox base image; they build
 // their own images from it and remove them at the end. Run the engine rows under the lab's lock
@@ -23,9 +23,9 @@ const runs = Number(option('--runs')) || 11
 const skipEngine = args.includes('--skip-engine')
 const skipPull = args.includes('--skip-pull')
 const bigLogMb = Number(option('--big-log-mb')) || 1000
-const only = option('--only')?.split(',')
-/** Whether a group of rows (startup, start, status, logs, pull) is measured: all unless --only names some. */
-const wanted = (group) => !only || only.includes(group)
+const only = option('--only')?.split(',').filter(Boolean)
+/** Whether the row of this name is asked for (--only). */
+const wanted = (name) => !only || only.some((word) => name.includes(word))
 const home = mkdtempSync(join(tmpdir(), 'stigmer-bench-'))
 // Registry logins made here go to files of this run only, never to the user's own.
 const env = {
@@ -44,7 +44,12 @@ const engineCli = {docker: ['docker', '-H', 'unix:///var/run/docker.sock'], podm
 
 function time(cmd, argv, options = {}) {
   const started = process.hrtime.bigint()
-  const result = spawnSync(cmd, argv, {env, stdio: options.stdio ?? 'ignore', maxBuffer: 2 ** 30})
+  const result = spawnSync(cmd, argv, {
+    encoding: 'utf8',
+    env,
+    maxBuffer: 2 ** 30,
+    stdio: options.stdio ?? ['ignore', 'ignore', 'pipe'],
+  })
   const ms = Number(process.hrtime.bigint() - started) / 1e6
   if (options.check !== false && result.status !== 0 && !(options.okCodes ?? []).includes(result.status)) {
     throw new Error(`${cmd} ${argv.join(' ')} exited ${result.status}: ${result.stderr ?? ''}`)
@@ -110,13 +115,12 @@ function rssOf(argv) {
 const node0 = measure(process.execPath, ['-e', '0'])
 rows.push({what: 'node -e 0', figure: `${Math.round(node0)} ms`, baseline: '', ratio: 1, target: '', verdict: ''})
 const vsNode = (name, argv, options = {}) =>
+  wanted(name) &&
   row({baseline: node0, baselineName: 'node -e 0', figure: measure(process.execPath, argv, options), name, ...options})
-if (wanted('startup')) {
-  vsNode('stigmer --version', [run, '--version'], {target: 2})
-  vsNode('stigmer --help', [run, '--help'], {target: 2})
-  vsNode('stigmer version', [run, 'version'])
-  vsNode('stigmer doctor --json', [run, 'doctor', '--json'], {okCodes: [1, 10, 11, 12, 13], runs: Math.min(runs, 5)})
-}
+vsNode('stigmer --version', [run, '--version'], {target: 2})
+vsNode('stigmer --help', [run, '--help'], {target: 2})
+vsNode('stigmer version', [run, 'version'])
+vsNode('stigmer doctor --json', [run, 'doctor', '--json'], {okCodes: [1, 10, 11, 12, 13], runs: Math.min(runs, 5)})
 
 const answers = (name) =>
   spawnSync(engineCli[name][0], [...engineCli[name].slice(1), 'version'], {stdio: 'ignore'}).status === 0
@@ -212,7 +216,7 @@ async function engineRows(name) {
     'HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["sh","-c","test -f /tmp/ready"]',
     `CMD ["sh","-c","trap 'exit 0' TERM; sleep 1; touch /tmp/ready; while true; do sleep 1; done"]`,
   ])
-  if (wanted('start')) {
+  if (wanted(`[${name}] server start`)) {
     const starts = []
     for (let i = 0; i < Math.min(runs, 5); i++) {
       stigmer(['server', 'stop', '--runtime', name])
@@ -228,17 +232,43 @@ async function engineRows(name) {
     })
   }
 
-  stigmer(startArgs(name, bench('ready-1s:1')))
-  if (wanted('status'))
+  // Status of a container started less than 30 s before (so status runs its health check once).
+  const status = [run, 'server', 'status', '--runtime', name]
+  const absent = `[${name}] server status (nothing on Temporal's port)`
+  if (wanted(absent)) {
+    stigmer(['server', 'stop', '--runtime', name])
+    stigmer(startArgs(name, bench('ready-1s:1')))
     row({
       baseline: node0,
       baselineName: 'node -e 0',
-      figure: measure(process.execPath, [run, 'server', 'status', '--runtime', name]),
-      name: `[${name}] server status`,
+      figure: measure(process.execPath, status),
+      name: absent,
       target: 2,
     })
+  }
+
+  const answering = `[${name}] server status (Temporal answering, 1 poller registered)`
+  if (wanted(answering)) {
+    const temporal = await startTemporal()
+    try {
+      stigmer(['server', 'stop', '--runtime', name])
+      stigmer([...startArgs(name, bench('ready-1s:1')), '--temporal-address', temporal.address])
+      const shown = spawnSync(process.execPath, status, {encoding: 'utf8', env}).stdout
+      if (!shown.includes('registered: 1 poller(s)')) throw new Error(`status does not show the poller:\n${shown}`)
+      row({
+        baseline: node0,
+        baselineName: 'node -e 0',
+        figure: measure(process.execPath, status),
+        name: answering,
+        target: 2,
+      })
+    } finally {
+      temporal.stop()
+    }
+  }
+
   stigmer(['server', 'stop', '--runtime', name])
-  if (name === 'docker' && wanted('logs')) await logRows(name, bench)
+  if (name === 'docker' && wanted('server logs')) await logRows(name, bench)
   stigmer(['server', 'stop', '--runtime', name])
 }
 
@@ -336,6 +366,87 @@ function pushBigImage(registry) {
   return ref
 }
 
+/**
+ * The Temporal stand-in (test/helpers/temporal-standin.ts: a grpc-js server built from Temporal's
+ * protos) on a free port of 127.0.0.1, and a worker long-polling the agent-runner's default task
+ * queue on it (its own HTTP/2 connection and PollActivityTaskQueue calls, as a worker polls).
+ */
+async function startTemporal() {
+  const children = []
+  const stop = () => {
+    for (const child of children) child.kill('SIGTERM')
+  }
+
+  const standin = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'test', 'helpers', 'temporal-standin-main.ts'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+    ],
+    {cwd: root, stdio: ['ignore', 'pipe', 'inherit']},
+  )
+  children.push(standin)
+  try {
+    let out = ''
+    standin.stdout.on('data', (chunk) => {
+      out += chunk
+    })
+    const until = async (pattern, what) => {
+      for (let i = 0; i < 300 && !pattern.test(out); i++) {
+        if (standin.exitCode !== null) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+
+      const match = pattern.exec(out)
+      if (!match) throw new Error(`the Temporal stand-in did not report ${what}: ${out}`)
+      return match
+    }
+
+    const port = Number((await until(/listening on [^:]+:(\d+)/, 'its port'))[1])
+    const worker = spawn(process.execPath, ['--input-type=module', '-e', POLLER, String(port)], {
+      cwd: root,
+      stdio: 'inherit',
+    })
+    children.push(worker)
+    await until(/activity poller stigmer-bench-worker/, "the worker's poll")
+    return {address: `127.0.0.1:${port}`, stop}
+  } catch (error) {
+    stop()
+    throw error
+  }
+}
+
+/** A worker's long polls on PollActivityTaskQueue (namespace default, queue agent_execution_runner), one after another. */
+const POLLER = `
+import {connect} from 'node:http2'
+import {createRequire} from 'node:module'
+const {Writer} = createRequire(process.cwd() + '/')('protobufjs/minimal.js')
+const w = Writer.create()
+w.uint32(10).string('default')
+w.uint32(18).fork().uint32(10).string('agent_execution_runner').uint32(16).int32(1).ldelim()
+w.uint32(26).string('stigmer-bench-worker@' + process.pid)
+const message = w.finish()
+const frame = Buffer.alloc(5 + message.length)
+frame.writeUInt32BE(message.length, 1)
+frame.set(message, 5)
+const session = connect('http://127.0.0.1:' + process.argv[1])
+session.on('error', () => process.exit(0))
+const poll = () => {
+  const stream = session.request({':method': 'POST', ':path': '/temporal.api.workflowservice.v1.WorkflowService/PollActivityTaskQueue', 'content-type': 'application/grpc', te: 'trailers'})
+  stream.on('data', () => {})
+  stream.on('error', () => {})
+  stream.on('close', () => setTimeout(poll, 10))
+  stream.end(frame)
+}
+poll()
+process.on('SIGTERM', () => process.exit(0))
+`
+
 function pullRows(name, ref) {
   const [bin, pullArgv] = engineArgv(name, ['pull', ...(name === 'podman' ? ['-q'] : []), ref])
   const fresh = () =>
@@ -384,7 +495,7 @@ try {
     }
   }
 
-  const registry = skipPull || !wanted('pull') || engines.length === 0 ? undefined : labRegistry()
+  const registry = skipPull || engines.length === 0 || !wanted('image pull') ? undefined : labRegistry()
   if (registry && engines.includes('docker')) {
     for (const name of engines)
       engine(name, ['login', '-u', registry.user, '--password-stdin', registry.address], {input: registry.password})

@@ -680,7 +680,7 @@ export async function startServer(req: StartRequest): Promise<StartResult> {
   let finished = false
   try {
     // Preflight: Temporal, asked from the host (a real gRPC call, before any host-alias rewrite),
-    // while the image is checked: loading the Temporal client takes a few hundred milliseconds.
+    // while the image is checked.
     const temporal = hostTemporalAddress(req)
     const answering = temporalAnswers(temporal, 2000)
     // The existing container is looked up beside the image check (its answer is awaited below).
@@ -1017,16 +1017,16 @@ export async function serverStatus(
   // and calls a container unhealthy only after 3 failures (and Podman without systemd never
   // checks), so a runner that lost Temporal a second ago would still read "healthy".
   const temporal = info.running ? registrationTarget(info) : undefined
-  const [probe, registered] = await Promise.all([
+  const [probe, registered, image] = await Promise.all([
     info.running && info.healthcheck ? runtime.runHealthcheck(info.id).catch(() => undefined) : undefined,
     temporal && options.registration ? describeRegistration(temporal) : undefined,
+    runtime.inspectImage(info.imageId).catch(() => undefined),
   ])
   if (probe) {
     health = probe.status === 'none' ? health : probe.status
     lastProbe = probe.output.trim() || lastProbe
   }
 
-  const image = await runtime.inspectImage(info.imageId).catch(() => undefined)
   const ref = info.labels[LABEL_IMAGE_REF] ?? info.image
   const started = info.startedAt ? Date.parse(info.startedAt) : Number.NaN
   const healthy = info.running && (health === 'healthy' || (!info.healthcheck && health === 'none'))
