@@ -5,6 +5,7 @@ import {addSecretsFromEnv, redact, redactJson} from './lib/redact.js'
 import {toStigmerError, writeError} from './lib/render-error.js'
 import {forTerminal} from './lib/terminal.js'
 import {getRuntime, type ResolvedRuntime} from './services/runtime.js'
+import {rememberedEngine} from './services/server-state.js'
 
 /**
  * The one base class: owns --json (every command returns a JSON-serialisable
@@ -67,7 +68,7 @@ export abstract class StigmerCommand extends Command {
   /** The engine, as the prerun hook found it (detected once per process). */
   protected async runtime(flag?: string): Promise<ResolvedRuntime> {
     const ctor = this.constructor as typeof StigmerCommand
-    return getRuntime({config: this.config, flag, useRemembered: ctor.useRememberedRuntime})
+    return getRuntime({config: this.config, flag, remembered: ctor.useRememberedRuntime ? rememberedEngine : undefined})
   }
 
   /**

@@ -144,14 +144,21 @@ export async function runFastPath(argv: readonly string[], root: string, version
   const flags = parseDeclaredFlags(command.flags, argv.slice(2))
   if (!flags) return false
 
-  const [{addSecretsFromEnv, redact, redactJson}, {forTerminal}, {toStigmerError, writeError}, {getRuntime}, status] =
-    await Promise.all([
-      import('./lib/redact.js'),
-      import('./lib/terminal.js'),
-      import('./lib/render-error.js'),
-      import('./services/runtime.js'),
-      import('./services/status-command.js'),
-    ])
+  const [
+    {addSecretsFromEnv, redact, redactJson},
+    {forTerminal},
+    {toStigmerError, writeError},
+    {getRuntime},
+    {rememberedEngine},
+    status,
+  ] = await Promise.all([
+    import('./lib/redact.js'),
+    import('./lib/terminal.js'),
+    import('./lib/render-error.js'),
+    import('./services/runtime.js'),
+    import('./services/server-state.js'),
+    import('./services/status-command.js'),
+  ])
   // What oclif's Command does around a run (StigmerCommand: init, log, toSuccessJson, catch).
   // An EPIPE on stdout (`| head`) is not an error, as in oclif's Command.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -166,7 +173,10 @@ export async function runFastPath(argv: readonly string[], root: string, version
         if (!json) console.log(format(redact(forTerminal(line, process.stdout))))
       },
       runtime: () =>
-        getRuntime({flag: flags.runtime as string | undefined, useRemembered: command.useRememberedRuntime === true}),
+        getRuntime({
+          flag: flags.runtime as string | undefined,
+          remembered: command.useRememberedRuntime === true ? rememberedEngine : undefined,
+        }),
     })
     if (json) console.log(JSON.stringify(redactJson(result), undefined, 2))
   } catch (error) {

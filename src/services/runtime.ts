@@ -17,7 +17,6 @@ import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {stigmerPaths} from '../lib/paths.js'
 import {BUILTIN_PROVIDERS} from '../runtimes.js'
-import {readServerState} from './server-state.js'
 
 export interface ResolvedRuntime {
   readonly runtime: ContainerRuntime
@@ -31,14 +30,20 @@ export interface ResolvedRuntime {
 export interface SelectOptions {
   /** --runtime */
   readonly flag?: string | undefined
-  /** Prefer the engine recorded by the last `server start` (status, logs, stop, start). */
-  readonly useRemembered?: boolean
+  /** Prefer the engine recorded by the last `server start` (status, logs, stop, start): how to read it. */
+  readonly remembered?: RememberedEngineReader | undefined
   readonly env?: NodeJS.ProcessEnv
   readonly config?: Config | undefined
   readonly exhaustive?: boolean
   readonly allowSpawn?: boolean
   readonly timeoutMs?: number
 }
+
+/**
+ * The engine the last `server start` ran on, and the file that says so. Read by the server's
+ * state (src/services/server-state.ts `rememberedEngine`): the engine choice knows no server.
+ */
+export type RememberedEngineReader = (env: NodeJS.ProcessEnv) => undefined | {runtime: string; stateFile: string}
 
 /** How an engine was asked for by name. */
 export type RequestReason =
@@ -139,7 +144,8 @@ export function explicitRuntimeChoice(
 
 export interface RequestOptions {
   readonly flag?: string | undefined
-  readonly useRemembered?: boolean | undefined
+  /** How to read the engine of the last `server start`, for the commands that prefer it (server/state.ts). */
+  readonly remembered?: RememberedEngineReader | undefined
   readonly env?: NodeJS.ProcessEnv | undefined
   /** The config file, already read (doctor reads it itself, to report a broken one); read here otherwise. */
   readonly stigmerConfig?: StigmerConfig | undefined
@@ -160,10 +166,8 @@ export async function requestedRuntime(
       paths.configFile,
     )
   if (explicit) return explicit
-  if (options.useRemembered) {
-    const state = readServerState(paths.serverStateFile)
-    if (state) return {name: state.runtime, reason: {kind: 'remembered', stateFile: paths.serverStateFile}}
-  }
+  const remembered = options.remembered?.(env)
+  if (remembered) return {name: remembered.runtime, reason: {kind: 'remembered', stateFile: remembered.stateFile}}
 
   return undefined
 }
@@ -283,7 +287,7 @@ export function getRuntime(options: SelectOptions = {}): Promise<ResolvedRuntime
   const global = globalThis as Record<symbol, Cache | undefined>
   const store = global[CACHE] ?? new Map<string, Promise<ResolvedRuntime>>()
   global[CACHE] = store
-  const key = `${options.flag ?? ''}|${options.useRemembered ? 'r' : ''}`
+  const key = `${options.flag ?? ''}|${options.remembered ? 'r' : ''}`
   let hit = store.get(key)
   if (!hit) {
     hit = selectRuntime(options)

@@ -1,6 +1,8 @@
 import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname} from 'node:path'
 
+import {stigmerPaths} from '../lib/paths.js'
+
 /** What `server start` records so that status/logs/stop (and the next start) find the container. */
 export interface ServerState {
   readonly runtime: string
@@ -36,4 +38,13 @@ export function writeServerState(file: string, state: ServerState): void {
 
 export function clearServerState(file: string): void {
   rmSync(file, {force: true})
+}
+
+/** The engine of the last `server start` (for status, logs, stop and start to find the container), and the file that says so. */
+export function rememberedEngine(
+  env: NodeJS.ProcessEnv = process.env,
+): undefined | {runtime: string; stateFile: string} {
+  const stateFile = stigmerPaths(env).serverStateFile
+  const state = readServerState(stateFile)
+  return state ? {runtime: state.runtime, stateFile} : undefined
 }

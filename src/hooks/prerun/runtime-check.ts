@@ -9,12 +9,15 @@ const hook: Hook<'prerun'> = async function (options) {
   const command = options.Command as unknown as {needsRuntime?: boolean; useRememberedRuntime?: boolean}
   if (!command.needsRuntime) return
   if (options.argv.includes('--help') || options.argv.includes('-h')) return
-  const {getRuntime, runtimeFlagFromArgv} = await import('../../services/runtime.js')
+  const [{getRuntime, runtimeFlagFromArgv}, {rememberedEngine}] = await Promise.all([
+    import('../../services/runtime.js'),
+    import('../../services/server-state.js'),
+  ])
   try {
     await getRuntime({
       config: options.config,
       flag: runtimeFlagFromArgv(options.argv),
-      useRemembered: command.useRememberedRuntime ?? false,
+      remembered: command.useRememberedRuntime ? rememberedEngine : undefined,
     })
   } catch (error) {
     const {toStigmerError, writeError} = await import('../../lib/render-error.js')

@@ -9,6 +9,7 @@ import {fileURLToPath} from 'node:url'
 import Version, {type VersionResult} from '../../../src/commands/version.js'
 import {runDoctor} from '../../../src/services/doctor.js'
 import {chooseEngine, runtimeProviders, selectRuntime} from '../../../src/services/runtime.js'
+import {rememberedEngine} from '../../../src/services/server-state.js'
 import {fakeMachine} from '../detection/fake-machine.js'
 
 /**
@@ -105,7 +106,7 @@ describe('one engine decision, with an engine a plugin adds', () => {
   it('server start (selectRuntime), version and doctor choose the same engine at the same endpoint', async () => {
     const chosenBy = env({STIGMER_CONTAINER_RUNTIME: 'fakeengine'})
     // What server start uses: the prerun hook and the command go through getRuntime -> selectRuntime.
-    const start = await selectRuntime({allowSpawn: false, config, env: chosenBy, useRemembered: true})
+    const start = await selectRuntime({allowSpawn: false, config, env: chosenBy, remembered: rememberedEngine})
     expect(start.runtime.name).to.equal('fakeengine')
     expect(start.reason).to.deep.equal({kind: 'env', variable: 'STIGMER_CONTAINER_RUNTIME'})
     const endpoint = start.detection.chosen!.candidate.endpoint.url

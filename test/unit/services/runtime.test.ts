@@ -5,6 +5,7 @@ import {join} from 'node:path'
 
 import {StigmerError} from '../../../src/lib/errors.js'
 import {requestedRuntime, runtimeFlagFromArgv, selectRuntime} from '../../../src/services/runtime.js'
+import {rememberedEngine} from '../../../src/services/server-state.js'
 import {rejectionOf} from '../../helpers/rejection.js'
 
 describe('choosing the runtime', () => {
@@ -34,7 +35,11 @@ describe('choosing the runtime', () => {
     writeConfig('runtime: docker\n')
     writeState('docker')
     expect(
-      await requestedRuntime({env: env({STIGMER_CONTAINER_RUNTIME: 'docker'}), flag: 'podman', useRemembered: true}),
+      await requestedRuntime({
+        env: env({STIGMER_CONTAINER_RUNTIME: 'docker'}),
+        flag: 'podman',
+        remembered: rememberedEngine,
+      }),
     ).to.deep.equal({
       name: 'podman',
       reason: {kind: 'flag'},
@@ -56,17 +61,17 @@ describe('choosing the runtime', () => {
   it('the engine of the last server start only for commands that ask for it, and after the config file', async () => {
     writeState('podman')
     expect(await requestedRuntime({env: env()})).to.equal(undefined)
-    expect(await requestedRuntime({env: env(), useRemembered: true})).to.deep.equal({
+    expect(await requestedRuntime({env: env(), remembered: rememberedEngine})).to.deep.equal({
       name: 'podman',
       reason: {kind: 'remembered', stateFile: join(home, 'state', 'server.json')},
     })
     writeConfig('runtime: docker\n')
-    expect((await requestedRuntime({env: env(), useRemembered: true}))?.name).to.equal('docker')
+    expect((await requestedRuntime({env: env(), remembered: rememberedEngine}))?.name).to.equal('docker')
   })
 
   it('a state file that names an unknown runtime: exit 2, naming the file and how to clear it', async () => {
     writeState('banana')
-    const error = await rejectionOf(selectRuntime({env: env(), useRemembered: true}), StigmerError)
+    const error = await rejectionOf(selectRuntime({env: env(), remembered: rememberedEngine}), StigmerError)
     expect(error.exit).to.equal(2)
     expect(error.message)
       .to.contain(join(home, 'state', 'server.json'))
