@@ -340,11 +340,7 @@ function engineChoiceOf(
 }
 
 /** The chosen engine's own view (version, rootless, VM, where images live) and the image, asked in parallel. */
-async function askChosenEngine(
-  dc: DoctorContext,
-  found: EngineFindings,
-  imageRef: string,
-): Promise<EngineAnswers> {
+async function askChosenEngine(dc: DoctorContext, found: EngineFindings, imageRef: string): Promise<EngineAnswers> {
   const answers: EngineAnswers = {leftHanging: false}
   const {choice, engineChoice} = found
   if (engineChoice.kind !== 'chosen' || !choice?.provider) return answers
@@ -446,7 +442,13 @@ function chosenRuntimeNameOf(engineChoice: EngineChoice): string | undefined {
 /** The networking server start would use with the chosen engine, from what that engine declares. */
 function networkFor(
   dc: DoctorContext,
-  input: {chosenRuntimeName: string | undefined; config: StigmerConfig; runtime?: ContainerRuntime; info?: EngineInfo; temporalAddress: string},
+  input: {
+    chosenRuntimeName: string | undefined
+    config: StigmerConfig
+    runtime?: ContainerRuntime
+    info?: EngineInfo
+    temporalAddress: string
+  },
 ): ReturnType<typeof networkCheck> {
   const {chosenRuntimeName, config, info, runtime} = input
   // What the chosen engine declares (host alias, ...): its adapter's when one was built, else its provider's.
