@@ -12,14 +12,15 @@ import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
 
 import type {ContainerRuntime, EngineInfo, ImageInfo, RuntimeContext, RuntimeProvider} from '../adapters/types.js'
+import type {MachineView} from '../detection/strategies.js'
 
 import {capabilitiesOf} from '../adapters/capabilities.js'
-import {type CandidateReport, detect, detectionFailure} from '../detection/detect.js'
+import {type CandidateReport, detect, type DetectionResult, detectionFailure} from '../detection/detect.js'
 import {parseEndpointUrl} from '../detection/endpoint.js'
 import {currentMachine} from '../detection/machine.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {StigmerError} from '../lib/errors.js'
-import {resolveWorkspace, stigmerPaths} from '../lib/paths.js'
+import {resolveWorkspace, type StigmerPaths, stigmerPaths} from '../lib/paths.js'
 import {buildContainerEnv} from './container-env.js'
 import {
   type CheckResult,
@@ -51,7 +52,7 @@ import {
   TimeoutError,
   withTimeout,
 } from './doctor-probes.js'
-import {resolveImage} from './image-resolution.js'
+import {resolveImage, type ResolvedImage} from './image-resolution.js'
 import {chooseEngine, choiceWords, type EngineDecision, explicitRuntimeChoice, runtimeProviders} from './runtime.js'
 import {readServerState} from './server-state.js'
 import {temporalAnswers} from './temporal.js'
@@ -198,45 +199,68 @@ function socketPathOf(report: CandidateReport): string | undefined {
   return url.startsWith('unix://') ? url.slice('unix://'.length) : undefined
 }
 
-export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
-  const started = Date.now()
-  const env = options.env ?? process.env
-  const home = options.home ?? homedir()
-  const paths = stigmerPaths(env, home)
-  const machine = currentMachine(env)
-  const platform = options.platform ?? machine.platform
-  const ctx: RuntimeContext = {machine, runDir: paths.runDir}
-  const probeTimeoutMs = options.probeTimeoutMs ?? 1500
-  const engineTimeoutMs = options.engineTimeoutMs ?? 2000
-  let leftHanging = false
+/** What every step of a doctor run reads: where things are, this machine, the runtimes known. */
+interface DoctorContext {
+  readonly options: DoctorOptions
+  readonly env: NodeJS.ProcessEnv
+  readonly home: string
+  readonly paths: StigmerPaths
+  readonly machine: MachineView
+  readonly platform: NodeJS.Platform
+  readonly ctx: RuntimeContext
+  readonly providers: readonly RuntimeProvider[]
+  readonly probeTimeoutMs: number
+  readonly engineTimeoutMs: number
+  /** "docker" -> "Docker": the provider's display name, else the name itself. */
+  readonly displayNameOf: (name: string) => string
+}
 
-  // The config file first: everything else reads it. A broken one is reported, and defaults are used.
-  let config: StigmerConfig = {}
-  let configError: StigmerError | undefined
+/** The config file as loaded, or the error that stops loading it (the run then goes on with defaults). */
+interface ConfigState {
+  readonly config: StigmerConfig
+  readonly error?: StigmerError
+}
+
+/** Engine detection: every candidate (the listing) and the choice as every other command makes it. */
+interface EngineFindings {
+  readonly listing: DetectionResult<RuntimeProvider>
+  readonly decision: EngineDecision | undefined
+  readonly choice: DetectionResult<RuntimeProvider> | undefined
+  /** A malformed endpoint variable met while listing. */
+  readonly listingUsage: StigmerError | undefined
+  /** The usage error the choice stops with (bad --runtime, a malformed DOCKER_HOST it depends on). */
+  readonly usageFailure: StigmerError | undefined
+  readonly engineChoice: EngineChoice
+}
+
+/** What the chosen engine said about itself and about the image. */
+interface EngineAnswers {
+  runtime?: ContainerRuntime
+  provider?: RuntimeProvider
+  info?: EngineInfo
+  infoError?: Error
+  /** The image's inspect: null when absent, undefined when not asked. */
+  present?: ImageInfo | null
+  imageError?: Error
+  leftHanging: boolean
+}
+
+/** The config file first: everything else reads it. A broken one is reported, and defaults are used. */
+async function readConfig(configFile: string): Promise<ConfigState> {
   try {
-    config = await loadConfig(paths.configFile)
+    return {config: await loadConfig(configFile)}
   } catch (error) {
     if (!(error instanceof StigmerError)) throw error
-    configError = error
+    return {config: {}, error}
   }
+}
 
-  const providers = await runtimeProviders(options.oclifConfig)
+/** The choice as every other command makes it (chooseEngine), and every candidate of every runtime (the listing). */
+async function findEngines(dc: DoctorContext, config: StigmerConfig): Promise<EngineFindings> {
+  const {env, machine, options, paths, providers} = dc
   const requested = explicitRuntimeChoice(options.flag, env, config, paths.configFile)
-  const temporal = temporalAddressFor(env, config, paths.configFile)
-  const workspace = workspaceFor(config, paths.defaultWorkspace, home, paths.configFile)
-  const temporalTarget = parseHostPort(temporal.address)
-
-  // Independent of the engine: start them now, collect them at the end.
-  // A real gRPC call (GetSystemInfo), not a TCP connect: only Temporal answers it.
-  const temporalProbe = temporalTarget
-    ? timed(() => temporalAnswers(temporal.address, options.temporalTimeoutMs ?? 2000))
-    : Promise.resolve()
-  const workspaceFacts = Promise.resolve().then(() => probeWorkspace(workspace.path))
-
-  // The choice as every other command makes it (chooseEngine), and every candidate of every
-  // runtime (the listing: the same detection when nothing is asked for by name).
   const detectAll = async (c: RuntimeContext) =>
-    detect({allowSpawn: false, ctx: c, exhaustive: true, providers, timeoutMs: probeTimeoutMs})
+    detect({allowSpawn: false, ctx: c, exhaustive: true, providers, timeoutMs: dc.probeTimeoutMs})
   let listingUsage: StigmerError | undefined
   let choiceUsage: StigmerError | undefined
   const choosing = chooseEngine({
@@ -247,9 +271,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     machine,
     providers,
     stigmerConfig: config,
-    timeoutMs: probeTimeoutMs,
+    timeoutMs: dc.probeTimeoutMs,
   })
-  const listingPromise = (requested ? detectAll(ctx) : choosing.then((d) => d.detection)).catch(
+  // The listing is the choice's own detection when nothing is asked for by name.
+  const listingPromise = (requested ? detectAll(dc.ctx) : choosing.then((d) => d.detection)).catch(
     async (error: unknown) => {
       if (!isUsageError(error)) throw error
       listingUsage = error
@@ -267,13 +292,19 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   // A bad --runtime, or a malformed DOCKER_HOST the choice depends on, stops other commands with a usage error.
   const usageFailure: StigmerError | undefined = requested ? choiceUsage : listingUsage
   const choice = usageFailure ? undefined : decision?.detection
+  const engineChoice = engineChoiceOf(dc, {choice, decision, listing, usageFailure})
+  return {choice, decision, engineChoice, listing, listingUsage, usageFailure}
+}
 
-  const displayNameOf = (name: string) => providers.find((p) => p.name === name)?.displayName ?? name
-
-  let engineChoice: EngineChoice
-  if (usageFailure) {
-    engineChoice = {failure: usageFailure, kind: 'none'}
-  } else if (choice?.chosen && choice.provider) {
+/** The engine doctor reports as chosen: one that answers, Podman's service stigmer would start, or none and why. */
+function engineChoiceOf(
+  dc: DoctorContext,
+  found: Pick<EngineFindings, 'choice' | 'decision' | 'listing' | 'usageFailure'>,
+): EngineChoice {
+  const {choice, decision, listing, usageFailure} = found
+  const {displayNameOf, providers} = dc
+  if (usageFailure) return {failure: usageFailure, kind: 'none'}
+  if (choice?.chosen && choice.provider) {
     const chosenRuntime = runtimeOf(choice.chosen)
     const alsoUsable = [
       ...new Set(
@@ -282,75 +313,79 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
           .map((r) => displayNameOf(runtimeOf(r))),
       ),
     ]
-    engineChoice = {
+    return {
       alsoUsable,
       reason: decision!.reason,
       displayName: displayNameOf(chosenRuntime),
       kind: 'chosen',
       report: choice.chosen,
     }
-  } else {
-    const spawnable = choice?.reports.find(
-      (r) =>
-        r.eligible &&
-        r.candidate.spawnable &&
-        r.probe.state === 'unprobed' &&
-        providers.find((p) => p.name === r.provider)?.spawn,
+  }
+
+  const spawnable = choice?.reports.find(
+    (r) =>
+      r.eligible &&
+      r.candidate.spawnable &&
+      r.probe.state === 'unprobed' &&
+      providers.find((p) => p.name === r.provider)?.spawn,
+  )
+  return spawnable
+    ? {
+        kind: 'would-start',
+        podmanPath: dc.machine.which(providers.find((p) => p.name === spawnable.provider)!.cli),
+        reason: decision!.reason,
+        report: spawnable,
+      }
+    : {failure: detectionFailure(choice!, providers, dc.ctx), kind: 'none'}
+}
+
+/** The chosen engine's own view (version, rootless, VM, where images live) and the image, asked in parallel. */
+async function askChosenEngine(dc: DoctorContext, found: EngineFindings, imageRef: string): Promise<EngineAnswers> {
+  const answers: EngineAnswers = {leftHanging: false}
+  const {choice, engineChoice} = found
+  if (engineChoice.kind !== 'chosen' || !choice?.provider) return answers
+  const provider = choice.provider
+  const timeoutMs = dc.engineTimeoutMs
+  answers.provider = provider
+  const failed = (error: Error, key: 'imageError' | 'infoError') => {
+    answers[key] = error
+    if (error instanceof TimeoutError) answers.leftHanging = true
+  }
+
+  try {
+    const rt = await withTimeout(
+      provider.create(engineChoice.report.candidate.endpoint, dc.ctx),
+      timeoutMs,
+      `${provider.displayName} client`,
     )
-    engineChoice = spawnable
-      ? {
-          kind: 'would-start',
-          podmanPath: machine.which(providers.find((p) => p.name === spawnable.provider)!.cli),
-          reason: decision!.reason,
-          report: spawnable,
-        }
-      : {failure: detectionFailure(choice!, providers, ctx), kind: 'none'}
+    answers.runtime = rt
+    await Promise.all([
+      withTimeout(rt.info(), timeoutMs, provider.displayName).then(
+        (i) => {
+          answers.info = i
+        },
+        (error: Error) => failed(error, 'infoError'),
+      ),
+      withTimeout(rt.inspectImage(imageRef), timeoutMs, provider.displayName).then(
+        (i) => {
+          answers.present = i ?? null
+        },
+        (error: Error) => failed(error, 'imageError'),
+      ),
+    ])
+  } catch (error) {
+    failed(error as Error, 'infoError')
   }
 
-  // The chosen engine's own view: version, rootless, VM, where images live; and the image.
-  const image = resolveImage({cliVersion: options.cliVersion, config, env})
-  let runtime: ContainerRuntime | undefined
-  let provider: RuntimeProvider | undefined
-  let info: EngineInfo | undefined
-  let infoError: Error | undefined
-  let present: ImageInfo | null | undefined
-  let imageError: Error | undefined
-  if (engineChoice.kind === 'chosen' && choice?.provider) {
-    provider = choice.provider
-    try {
-      runtime = await withTimeout(
-        provider.create(engineChoice.report.candidate.endpoint, ctx),
-        engineTimeoutMs,
-        `${provider.displayName} client`,
-      )
-      const rt = runtime
-      await Promise.all([
-        withTimeout(rt.info(), engineTimeoutMs, provider.displayName).then(
-          (i) => {
-            info = i
-          },
-          (error: Error) => {
-            infoError = error
-            if (error instanceof TimeoutError) leftHanging = true
-          },
-        ),
-        withTimeout(rt.inspectImage(image.ref), engineTimeoutMs, provider.displayName).then(
-          (i) => {
-            present = i ?? null
-          },
-          (error: Error) => {
-            imageError = error
-            if (error instanceof TimeoutError) leftHanging = true
-          },
-        ),
-      ])
-    } catch (error) {
-      infoError = error as Error
-      if (error instanceof TimeoutError) leftHanging = true
-    }
-  }
+  return answers
+}
 
-  // Where images live: the engine's data root when it is on this machine, else the home folder.
+/** Where images live: the engine's data root when it is on this machine, else the home folder; and that place in words. */
+function diskTarget(
+  info: EngineInfo | undefined,
+  engineChoice: EngineChoice,
+  home: string,
+): {path: string; where: string} {
   const localRoot =
     info?.dataRoot &&
     !info.inVm &&
@@ -358,23 +393,26 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
     engineChoice.report.candidate.endpoint.url.startsWith('unix://')
       ? info.dataRoot
       : undefined
-  const diskWhere = localRoot
+  const where = localRoot
     ? `where ${info!.name} keeps images`
     : info
       ? `the home folder (${info.name} keeps images in its VM or on another machine)`
       : 'the home folder (no engine to ask where images live)'
-  const diskPromise = diskFacts(localRoot ?? home).then(
-    (facts) => ({facts}),
-    (error: Error) => ({error}),
-  )
+  return {path: localRoot ?? home, where}
+}
 
-  // Sockets that exist, once each.
+/** One check per engine socket that exists, once each: its owner, mode, and whether this user can open it. */
+function socketChecksOf(
+  dc: DoctorContext,
+  reports: readonly CandidateReport[],
+  engineAvailable: boolean,
+): CheckResult[] {
+  const {displayNameOf, providers} = dc
   const names = readNameTables()
   const user = currentUser()
   const seenSockets = new Set<string>()
   const socketChecks: CheckResult[] = []
-  const engineAvailable = engineChoice.kind !== 'none'
-  for (const r of listing.reports) {
+  for (const r of reports) {
     const path = socketPathOf(r)
     if (!path || seenSockets.has(path)) continue
     seenSockets.add(path)
@@ -385,57 +423,78 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
       socketCheck({
         engineUsable: engineAvailable,
         facts,
-        permissionHints: p?.permissionHints(platform, path) ?? [],
+        permissionHints: p?.permissionHints(dc.platform, path) ?? [],
         runtime: displayNameOf(runtimeOf(r)),
         user,
       }),
     )
   }
 
-  const chosenRuntimeName =
-    engineChoice.kind === 'none'
-      ? undefined
-      : engineChoice.kind === 'chosen'
-        ? runtimeOf(engineChoice.report)
-        : engineChoice.report.provider
+  return socketChecks
+}
+
+/** The runtime of the engine doctor reports as chosen (or would start), if any. */
+function chosenRuntimeNameOf(engineChoice: EngineChoice): string | undefined {
+  if (engineChoice.kind === 'none') return undefined
+  return engineChoice.kind === 'chosen' ? runtimeOf(engineChoice.report) : engineChoice.report.provider
+}
+
+/** The networking server start would use with the chosen engine, from what that engine declares. */
+function networkFor(
+  dc: DoctorContext,
+  input: {
+    chosenRuntimeName: string | undefined
+    config: StigmerConfig
+    runtime?: ContainerRuntime
+    info?: EngineInfo
+    temporalAddress: string
+  },
+): ReturnType<typeof networkCheck> {
+  const {chosenRuntimeName, config, info, runtime} = input
   // What the chosen engine declares (host alias, ...): its adapter's when one was built, else its provider's.
-  const chosenProvider = chosenRuntimeName ? providers.find((p) => p.name === chosenRuntimeName) : undefined
+  const chosenProvider = chosenRuntimeName ? dc.providers.find((p) => p.name === chosenRuntimeName) : undefined
   const chosenCapabilities = runtime
     ? capabilitiesOf(runtime)
     : chosenProvider
       ? capabilitiesOf(chosenProvider)
       : undefined
-  const {
-    mode: networkMode,
-    reason: networkReason,
-    ...network
-  } = networkCheck({
-    platform,
-    temporalAddress: temporal.address,
+  return networkCheck({
+    platform: dc.platform,
+    temporalAddress: input.temporalAddress,
     ...(chosenRuntimeName ? {runtime: chosenRuntimeName} : {}),
     ...(info ? {info} : {}),
     ...(chosenCapabilities ? {capabilities: chosenCapabilities} : {}),
-    ...(config.network ? {requested: config.network, requestedSource: `network in ${paths.configFile}`} : {}),
+    ...(config.network ? {requested: config.network, requestedSource: `network in ${dc.paths.configFile}`} : {}),
   })
+}
 
-  const notChecked =
-    engineChoice.kind === 'would-start'
-      ? 'the Podman service is not running (doctor does not start it)'
-      : engineChoice.kind === 'none'
-        ? 'no engine was chosen (see Container engine)'
-        : undefined
-  const engineName = chosenRuntimeName ? displayNameOf(chosenRuntimeName) : 'the engine'
-  const [tprobe, wfacts, disk] = await Promise.all([temporalProbe, workspaceFacts, diskPromise])
-  const state = readServerState(paths.serverStateFile)
-  const usableRuntimes = [...new Set(listing.reports.filter((r) => r.usable).map((r) => runtimeOf(r)))]
+/** Why the engine's own checks (version, image) were not run, if they were not. */
+function notCheckedReason(engineChoice: EngineChoice): string | undefined {
+  if (engineChoice.kind === 'would-start') return 'the Podman service is not running (doctor does not start it)'
+  if (engineChoice.kind === 'none') return 'no engine was chosen (see Container engine)'
+  return undefined
+}
 
-  const checks: CheckResult[] = [
-    configCheck({
-      exists: existsSync(paths.configFile),
-      file: paths.configFile,
-      ...(configError ? {error: configError} : {config}),
-    }),
-    engineCheck(engineChoice),
+/** The config file check: absent, loaded, or why it does not load. */
+function configCheckFor(configFile: string, configState: ConfigState): CheckResult {
+  return configCheck({
+    exists: existsSync(configFile),
+    file: configFile,
+    ...(configState.error ? {error: configState.error} : {config: configState.config}),
+  })
+}
+
+/** The engine's checks: which one and why, a malformed endpoint variable the choice did not need, its version. */
+function engineChecks(
+  found: EngineFindings,
+  engineName: string,
+  answers: EngineAnswers,
+  notChecked: string | undefined,
+): CheckResult[] {
+  const {listingUsage, usageFailure} = found
+  const {info, infoError} = answers
+  return [
+    engineCheck(found.engineChoice),
     ...(listingUsage && !usageFailure ? [endpointVariableCheck(listingUsage)] : []),
     engineInfoCheck({
       displayName: engineName,
@@ -443,41 +502,42 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
       ...(infoError ? {error: infoError} : {}),
       ...(notChecked ? {skipped: notChecked} : {}),
     }),
-    ...socketChecks,
-    network,
-    diskCheck({where: diskWhere, ...disk}),
-    imageCheck({
-      displayName: engineName,
-      image,
-      ...(provider ? {runtime: provider.name} : {}),
-      ...(present === undefined ? {} : {present}),
-      ...(imageError ? {error: imageError} : {}),
-      ...(notChecked
-        ? {skipped: notChecked}
-        : infoError && present === undefined && !imageError
-          ? {skipped: 'the engine did not answer'}
-          : {}),
-    }),
-    workspaceCheck(wfacts, {source: workspace.source, uid: machine.uid}),
-    temporalCheck({address: temporal.address, source: temporal.source, ...(tprobe ? {probe: tprobe} : {})}),
-    ...(state ? [rememberedCheck(state, usableRuntimes)] : []),
   ]
+}
 
-  if (runtime) {
-    // A hung engine request would keep the process alive; the command exits without waiting for it.
-    await withTimeout(runtime.close(), 500, 'close').catch(() => {
-      leftHanging = true
-    })
-  }
+/** The agent-runner image check: present, absent, not asked (and why), or the engine's error. */
+function imageCheckFor(
+  image: ResolvedImage,
+  engineName: string,
+  answers: EngineAnswers,
+  notChecked: string | undefined,
+): CheckResult {
+  const {imageError, infoError, present, provider} = answers
+  return imageCheck({
+    displayName: engineName,
+    image,
+    ...(provider ? {runtime: provider.name} : {}),
+    ...(present === undefined ? {} : {present}),
+    ...(imageError ? {error: imageError} : {}),
+    ...(notChecked
+      ? {skipped: notChecked}
+      : infoError && present === undefined && !imageError
+        ? {skipped: 'the engine did not answer'}
+        : {}),
+  })
+}
 
-  const chosenReport = engineChoice.kind === 'none' ? undefined : engineChoice.report
+/** Every engine candidate as a report row: where, what it said, whether it is the chosen one. */
+function engineRows(dc: DoctorContext, found: EngineFindings, info: EngineInfo | undefined): DoctorEngine[] {
+  const {displayNameOf, machine, providers} = dc
+  const chosenReport = found.engineChoice.kind === 'none' ? undefined : found.engineChoice.report
   // The CLI of each provider that can start a service itself (Podman's), for the would-start note.
   const cliPathOf = (name: string) => {
     const p = providers.find((x) => x.name === name)
     return p?.spawn ? machine.which(p.cli) : undefined
   }
 
-  const engines: DoctorEngine[] = listing.reports.map((r) => {
+  return found.listing.reports.map((r) => {
     const isChosen =
       chosenReport !== undefined &&
       r.candidate.endpoint.url === chosenReport.candidate.endpoint.url &&
@@ -503,46 +563,146 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
         : {}),
     }
   })
+}
 
-  let chosen: DoctorChosen | null = null
-  if (engineChoice.kind !== 'none') {
-    const r = engineChoice.report
-    const name = runtimeOf(r)
-    chosen = {
-      choiceSource: choiceWords(engineChoice.reason),
-      displayName: displayNameOf(name),
-      endpoint: r.candidate.endpoint.url,
-      reason:
-        engineChoice.kind === 'chosen'
-          ? choiceReason(engineChoice.reason, engineChoice.displayName, engineChoice.alsoUsable)
-          : 'nothing answers yet; stigmer would start `podman system service` for it',
-      runtime: name,
-      source: r.candidate.endpoint.source,
-      wouldStart: engineChoice.kind === 'would-start',
-      ...(info
-        ? {
-            engine: {
-              apiVersion: info.apiVersion,
-              arch: info.arch,
-              inVm: info.inVm,
-              name: info.name,
-              os: info.os,
-              rootless: info.rootless,
-              version: info.version,
-              ...(info.dataRoot ? {dataRoot: info.dataRoot} : {}),
-            },
-          }
-        : {}),
-      network: {mode: networkMode, reason: networkReason},
-    }
+/** The chosen engine in the report: where, why, what it says about itself, and the networking it gets. */
+function chosenSummary(
+  dc: DoctorContext,
+  engineChoice: EngineChoice,
+  info: EngineInfo | undefined,
+  network: {mode: string; reason: string},
+): DoctorChosen | null {
+  if (engineChoice.kind === 'none') return null
+  const r = engineChoice.report
+  const name = runtimeOf(r)
+  return {
+    choiceSource: choiceWords(engineChoice.reason),
+    displayName: dc.displayNameOf(name),
+    endpoint: r.candidate.endpoint.url,
+    reason:
+      engineChoice.kind === 'chosen'
+        ? choiceReason(engineChoice.reason, engineChoice.displayName, engineChoice.alsoUsable)
+        : 'nothing answers yet; stigmer would start `podman system service` for it',
+    runtime: name,
+    source: r.candidate.endpoint.source,
+    wouldStart: engineChoice.kind === 'would-start',
+    ...(info
+      ? {
+          engine: {
+            apiVersion: info.apiVersion,
+            arch: info.arch,
+            inVm: info.inVm,
+            name: info.name,
+            os: info.os,
+            rootless: info.rootless,
+            version: info.version,
+            ...(info.dataRoot ? {dataRoot: info.dataRoot} : {}),
+          },
+        }
+      : {}),
+    network,
+  }
+}
+
+/** The paths, the machine and the runtimes a run works with, from the options (each with its default). */
+function doctorContext(options: DoctorOptions, providers: readonly RuntimeProvider[]): DoctorContext {
+  const env = options.env ?? process.env
+  const home = options.home ?? homedir()
+  const paths = stigmerPaths(env, home)
+  const machine = currentMachine(env)
+  return {
+    ctx: {machine, runDir: paths.runDir},
+    displayNameOf: (name: string) => providers.find((p) => p.name === name)?.displayName ?? name,
+    engineTimeoutMs: options.engineTimeoutMs ?? 2000,
+    env,
+    home,
+    machine,
+    options,
+    paths,
+    platform: options.platform ?? machine.platform,
+    probeTimeoutMs: options.probeTimeoutMs ?? 1500,
+    providers,
+  }
+}
+
+/**
+ * The whole run, in order: the config; the Temporal and workspace probes (started first, they do
+ * not need an engine); engine detection and choice; the chosen engine's own answers; disk, sockets
+ * and networking; then every check, the engine rows and the chosen engine, as one report.
+ */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
+  const started = Date.now()
+  const configState = await readConfig(stigmerPaths(options.env ?? process.env, options.home ?? homedir()).configFile)
+  const dc = doctorContext(options, await runtimeProviders(options.oclifConfig))
+  const {config} = configState
+  const {env, home, machine, paths, providers} = dc
+
+  const temporal = temporalAddressFor(env, config, paths.configFile)
+  const workspace = workspaceFor(config, paths.defaultWorkspace, home, paths.configFile)
+  // Independent of the engine: start them now, collect them at the end.
+  // A real gRPC call (GetSystemInfo), not a TCP connect: only Temporal answers it.
+  const temporalProbe = parseHostPort(temporal.address)
+    ? timed(() => temporalAnswers(temporal.address, options.temporalTimeoutMs ?? 2000))
+    : Promise.resolve()
+  const workspaceFacts = Promise.resolve().then(() => probeWorkspace(workspace.path))
+
+  const found = await findEngines(dc, config)
+  const {engineChoice, listing} = found
+  const image = resolveImage({cliVersion: options.cliVersion, config, env})
+  const answers = await askChosenEngine(dc, found, image.ref)
+  const {info, runtime} = answers
+
+  const disk = diskTarget(info, engineChoice, home)
+  const diskPromise = diskFacts(disk.path).then(
+    (facts) => ({facts}),
+    (error: Error) => ({error}),
+  )
+  const socketChecks = socketChecksOf(dc, listing.reports, engineChoice.kind !== 'none')
+  const chosenRuntimeName = chosenRuntimeNameOf(engineChoice)
+  const {
+    mode: networkMode,
+    reason: networkReason,
+    ...network
+  } = networkFor(dc, {
+    chosenRuntimeName,
+    config,
+    temporalAddress: temporal.address,
+    ...(runtime ? {runtime} : {}),
+    ...(info ? {info} : {}),
+  })
+
+  const notChecked = notCheckedReason(engineChoice)
+  const engineName = chosenRuntimeName ? dc.displayNameOf(chosenRuntimeName) : 'the engine'
+  const [tprobe, wfacts, diskAnswer] = await Promise.all([temporalProbe, workspaceFacts, diskPromise])
+  const state = readServerState(paths.serverStateFile)
+  const usableRuntimes = [...new Set(listing.reports.filter((r) => r.usable).map((r) => runtimeOf(r)))]
+
+  const checks: CheckResult[] = [
+    configCheckFor(paths.configFile, configState),
+    ...engineChecks(found, engineName, answers, notChecked),
+    ...socketChecks,
+    network,
+    diskCheck({where: disk.where, ...diskAnswer}),
+    imageCheckFor(image, engineName, answers, notChecked),
+    workspaceCheck(wfacts, {source: workspace.source, uid: machine.uid}),
+    temporalCheck({address: temporal.address, source: temporal.source, ...(tprobe ? {probe: tprobe} : {})}),
+    ...(state ? [rememberedCheck(state, usableRuntimes)] : []),
+  ]
+
+  let {leftHanging} = answers
+  if (runtime) {
+    // A hung engine request would keep the process alive; the command exits without waiting for it.
+    await withTimeout(runtime.close(), 500, 'close').catch(() => {
+      leftHanging = true
+    })
   }
 
   const publicChecks: DoctorCheck[] = checks.map(({exit: _exit, ...c}) => c)
   const failure = engineChoice.kind === 'none' ? engineChoice.failure : undefined
   const report: DoctorReport = {
     checks: publicChecks,
-    chosen,
-    engines,
+    chosen: chosenSummary(dc, engineChoice, info, {mode: networkMode, reason: networkReason}),
+    engines: engineRows(dc, found, info),
     exitCode: exitCodeOf(checks),
     installed: Object.fromEntries(providers.map((p) => [p.cli, machine.which(p.cli) ?? null])),
     ms: Date.now() - started,
