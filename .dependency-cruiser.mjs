@@ -12,12 +12,35 @@ export default {
       to: {circular: true},
     },
     {
-      name: 'lower-layers-stay-low',
-      comment:
-        'lib/ and detection/ are the bottom layers: they import nothing from the engine seam, services, commands, hooks or UI. (lib/server-inputs.ts is a service in the wrong folder; the folder move relocates it.)',
+      name: 'lib-is-a-leaf',
+      comment: 'lib/ holds leaf helpers: it imports nothing of stigmer outside lib/.',
       severity: 'error',
-      from: {path: '^src/(lib|detection)/', pathNot: '^src/lib/server-inputs[.]ts$'},
-      to: {path: '^src/(adapters|services|commands|hooks|ui)/|^src/(runtimes|base-command|plugin-api)[.]ts$'},
+      from: {path: '^src/lib/'},
+      to: {path: '^src/', pathNot: '^src/lib/'},
+    },
+    {
+      name: 'engine-stays-low',
+      comment:
+        'engine/ is the seam (ContainerRuntime and its types, RuntimeError, providers, detection, the engine choice): it imports lib/ and, to create adapters, adapters/; never the features, UI, commands or hooks above it.',
+      severity: 'error',
+      from: {path: '^src/engine/'},
+      to: {path: '^src/(server|image|doctor|ui|plugins|commands|hooks)/|^src/[^/]+[.]ts$'},
+    },
+    {
+      name: 'adapters-implement-the-seam',
+      comment:
+        'adapters/ implement engine/ for Docker and Podman: they import engine/ and lib/, nothing of the features above.',
+      severity: 'error',
+      from: {path: '^src/adapters/'},
+      to: {path: '^src/(server|image|doctor|ui|plugins|commands|hooks)/|^src/[^/]+[.]ts$'},
+    },
+    {
+      name: 'features-do-not-reach-up',
+      comment:
+        'The feature folders (server, image, doctor, plugins) and ui/ never import commands, hooks or the base command.',
+      severity: 'error',
+      from: {path: '^src/(server|image|doctor|plugins|ui)/'},
+      to: {path: '^src/(commands|hooks)/|^src/(base-command|fast-path|help)[.]ts$'},
     },
   ],
   options: {

@@ -1,11 +1,11 @@
 import {Command} from '@oclif/core/command'
 
+import {getRuntime, type ResolvedRuntime} from './engine/choose.js'
 import {InterruptedError} from './lib/errors.js'
 import {addSecretsFromEnv, redact, redactJson} from './lib/redact.js'
-import {toStigmerError, writeError} from './lib/render-error.js'
 import {forTerminal} from './lib/terminal.js'
-import {getRuntime, type ResolvedRuntime} from './services/runtime.js'
-import {rememberedEngine} from './services/server-state.js'
+import {rememberedEngine} from './server/state.js'
+import {toStigmerError, writeError} from './ui/render-error.js'
 
 /**
  * The one base class: owns --json (every command returns a JSON-serialisable

@@ -154,10 +154,10 @@ export async function runFastPath(argv: readonly string[], root: string, version
   ] = await Promise.all([
     import('./lib/redact.js'),
     import('./lib/terminal.js'),
-    import('./lib/render-error.js'),
-    import('./services/runtime.js'),
-    import('./services/server-state.js'),
-    import('./services/status-command.js'),
+    import('./ui/render-error.js'),
+    import('./engine/choose.js'),
+    import('./server/state.js'),
+    import('./server/status.js'),
   ])
   // What oclif's Command does around a run (StigmerCommand: init, log, toSuccessJson, catch).
   // An EPIPE on stdout (`| head`) is not an error, as in oclif's Command.

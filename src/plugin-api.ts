@@ -20,14 +20,25 @@
  */
 import type {Hook} from '@oclif/core'
 
-import type {RuntimeProvider} from './adapters/types.js'
+import type {RuntimeProvider} from './engine/types.js'
 
 export {DOCKER_CAPABILITIES, genericCapabilities, PODMAN_CAPABILITIES} from './adapters/capabilities.js'
 
-export {RuntimeError, type RuntimeErrorReason} from './adapters/errors.js'
-export type * from './adapters/types.js'
+export {dockerProvider, podmanProvider} from './adapters/providers.js'
 export {StigmerCommand} from './base-command.js'
-export type {Candidate, MachineView, Strategy} from './detection/strategies.js'
+export {
+  type ChoiceReason,
+  choiceWords,
+  chooseEngine,
+  type EngineDecision,
+  getRuntime,
+  type ResolvedRuntime,
+  runtimeProviders,
+  type SelectOptions,
+} from './engine/choose.js'
+export type {Candidate, MachineView, Strategy} from './engine/detection/strategies.js'
+export {RuntimeError, type RuntimeErrorReason} from './engine/errors.js'
+export type * from './engine/types.js'
 export {
   type ErrorKind,
   InterruptedError,
@@ -42,17 +53,6 @@ export {runtimeFlag} from './lib/flags.js'
 export {HOST_GLOBAL, type HostInfo} from './lib/host.js'
 export {parseImageRef} from './lib/image-ref.js'
 export {canConnect, grpcAnswers} from './lib/tcp.js'
-export {dockerProvider, podmanProvider} from './runtimes.js'
-export {
-  type ChoiceReason,
-  choiceWords,
-  chooseEngine,
-  type EngineDecision,
-  getRuntime,
-  type ResolvedRuntime,
-  runtimeProviders,
-  type SelectOptions,
-} from './services/runtime.js'
 export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 

@@ -1,9 +1,9 @@
 /**
  * The capabilities of the built-in engines (see `EngineCapabilities` in ./types.ts), and the
- * defaults for a plugin runtime that declares none. Pure data: the providers (src/runtimes.ts)
+ * defaults for a plugin runtime that declares none. Pure data: the providers (src/adapters/providers.ts)
  * and the adapters both point here, so a provider can answer before any adapter is loaded.
  */
-import type {EngineCapabilities} from './types.js'
+import type {EngineCapabilities} from '../engine/types.js'
 
 export const DOCKER_CAPABILITIES: EngineCapabilities = {
   hostAlias: 'host.docker.internal',

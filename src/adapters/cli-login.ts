@@ -1,6 +1,6 @@
-import type {RegistryCredentials} from './types.js'
+import type {RegistryCredentials} from '../engine/types.js'
 
-import {isAuthFailure, isLocalStoreFailure, RuntimeError, type RuntimeErrorReason} from './errors.js'
+import {isAuthFailure, isLocalStoreFailure, RuntimeError, type RuntimeErrorReason} from '../engine/errors.js'
 
 export interface CliLoginOptions {
   /** The engine CLI's path. */

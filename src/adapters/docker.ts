@@ -1,10 +1,10 @@
-import type {BuildOptions, BuildResult, RegistryCredentials} from './types.js'
+import type {BuildOptions, BuildResult, RegistryCredentials} from '../engine/types.js'
 
-import {which} from '../detection/machine.js'
+import {which} from '../engine/detection/machine.js'
+import {RuntimeError} from '../engine/errors.js'
 import {DOCKER_CAPABILITIES} from './capabilities.js'
 import {cliLogin} from './cli-login.js'
 import {EngineApiRuntime} from './engine-api.js'
-import {RuntimeError} from './errors.js'
 import {
   CredentialStoreError,
   dockerConfigPath,

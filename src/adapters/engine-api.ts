@@ -32,14 +32,14 @@ import type {
   PushOptions,
   PushResult,
   RegistryCredentials,
-} from './types.js'
+} from '../engine/types.js'
 
-import {parseEndpointUrl} from '../detection/endpoint.js'
-import {EngineInfoCache, engineIdentity} from '../detection/info-cache.js'
+import {parseEndpointUrl} from '../engine/detection/endpoint.js'
+import {isAuthFailure, RuntimeError, type RuntimeErrorReason} from '../engine/errors.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {parseBuildStep} from './build-step.js'
 import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
-import {isAuthFailure, RuntimeError, type RuntimeErrorReason} from './errors.js'
+import {EngineInfoCache, engineIdentity} from './info-cache.js'
 import {followJsonStream, type StreamMessage} from './json-stream.js'
 
 const NS = 1_000_000

@@ -2,7 +2,7 @@ import type {Readable} from 'node:stream'
 
 import {StringDecoder} from 'node:string_decoder'
 
-import {classifyErrorText, RuntimeError, type RuntimeErrorReason} from './errors.js'
+import {classifyErrorText, RuntimeError, type RuntimeErrorReason} from '../engine/errors.js'
 
 /** One message of the engine's JSON progress stream (pull, push, build). */
 export interface StreamMessage {

@@ -2,11 +2,11 @@ import {spawn} from 'node:child_process'
 import {mkdirSync, rmSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import type {Endpoint, RuntimeContext} from './types.js'
+import type {Endpoint, RuntimeContext} from '../engine/types.js'
 
-import {which} from '../detection/machine.js'
-import {probeEndpoint} from '../detection/probe.js'
-import {RuntimeError} from './errors.js'
+import {which} from '../engine/detection/machine.js'
+import {probeEndpoint} from '../engine/detection/probe.js'
+import {RuntimeError} from '../engine/errors.js'
 
 /** Seconds of idleness after which the service stigmer started exits by itself. */
 export const PODMAN_SERVICE_IDLE_SECONDS = 600

@@ -19,17 +19,17 @@ import type {
   PushOptions,
   PushResult,
   RegistryCredentials,
-} from './types.js'
+} from '../engine/types.js'
 
-import {which} from '../detection/machine.js'
-import {probeEndpoint} from '../detection/probe.js'
+import {which} from '../engine/detection/machine.js'
+import {probeEndpoint} from '../engine/detection/probe.js'
+import {RuntimeError} from '../engine/errors.js'
 import {removeOnExit} from '../lib/exit-cleanup.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {parseBuildStep} from './build-step.js'
 import {PODMAN_CAPABILITIES} from './capabilities.js'
 import {cliLogin} from './cli-login.js'
 import {EngineApiRuntime, type EngineSystemInfo, toHealthcheckSpec, toRuntimeError} from './engine-api.js'
-import {RuntimeError} from './errors.js'
 import {classifyStreamError} from './json-stream.js'
 import {credentialsFromFile, podmanAuthPaths} from './registry-auth.js'
 

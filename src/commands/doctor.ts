@@ -1,9 +1,9 @@
 import {StigmerCommand} from '../base-command.js'
+import {type DoctorReport, runDoctor} from '../doctor/doctor.js'
+import {renderDoctorReport} from '../doctor/render.js'
 import {runtimeFlag} from '../lib/flags.js'
 import {redact} from '../lib/redact.js'
 import {useColor} from '../lib/terminal.js'
-import {renderDoctorReport} from '../services/doctor-render.js'
-import {type DoctorReport, runDoctor} from '../services/doctor.js'
 
 export default class Doctor extends StigmerCommand {
   static override description = `Checks everything \`stigmer server start\` depends on and gives a verdict per line (ok, warn, fail):

@@ -1,9 +1,9 @@
 import {StigmerCommand} from '../base-command.js'
-import {probeVersion} from '../detection/probe.js'
+import {chooseEngine} from '../engine/choose.js'
+import {probeVersion} from '../engine/detection/probe.js'
+import {resolveImage} from '../image/resolution.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {stigmerPaths} from '../lib/paths.js'
-import {resolveImage} from '../services/image-resolution.js'
-import {chooseEngine} from '../services/runtime.js'
 
 export interface VersionResult {
   cli: string

@@ -19,13 +19,13 @@ import type {
   LogOptions,
   ProgressEvent,
   RegistryCredentials,
-} from '../../src/adapters/types.js'
+} from '../../src/engine/types.js'
 
 import {DockerAdapter} from '../../src/adapters/docker.js'
-import {RuntimeError} from '../../src/adapters/errors.js'
 import {startPodmanService} from '../../src/adapters/podman-service.js'
 import {PodmanAdapter} from '../../src/adapters/podman.js'
-import {probeEndpoint} from '../../src/detection/probe.js'
+import {probeEndpoint} from '../../src/engine/detection/probe.js'
+import {RuntimeError} from '../../src/engine/errors.js'
 import {canConnect} from '../../src/lib/tcp.js'
 import {
   busyboxImage,

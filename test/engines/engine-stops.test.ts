@@ -12,7 +12,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {ContainerRuntime} from '../../src/adapters/types.js'
+import type {ContainerRuntime} from '../../src/engine/types.js'
 
 import {requireEngines, runCli, sleep, stigmerHome, tempDir, uniqueName, useCleanup, waitFor} from '../helpers/lab.js'
 import {

@@ -3,7 +3,7 @@
  * Kubernetes manifest runs with `podman kube play` (Podman) and the exported
  * Compose file with Debian's `docker-compose` (Docker). There is no cluster
  * here: the Kubernetes objects are otherwise only validated against their
- * schemas (test/unit/services/export.test.ts).
+ * schemas (test/unit/server/export.test.ts).
  *
  * The image is a small one built here from the lab's busybox, with a
  * HEALTHCHECK and a /workspace owned by 1000 (as docker/Dockerfile makes it),

@@ -17,11 +17,11 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {ContainerRuntime, ImageInfo} from '../../src/adapters/types.js'
+import type {ContainerRuntime, ImageInfo} from '../../src/engine/types.js'
 
 import {capabilitiesOf} from '../../src/adapters/capabilities.js'
 import {LOCAL_DEV_IMAGE} from '../../src/lib/image-ref.js'
-import {extraHostsFor} from '../../src/services/network-mode.js'
+import {extraHostsFor} from '../../src/server/network.js'
 import {
   ENGINES,
   type EngineName,
@@ -82,7 +82,7 @@ interface ErrorJson {
 
 const timings: string[] = []
 
-/** The container `server start` manages (src/services/server.ts). */
+/** The container `server start` manages (src/server/lifecycle.ts). */
 const MANAGED_NAME = 'stigmer-agent-runner'
 
 /** The engine's own CLI pointed at the lab socket. */

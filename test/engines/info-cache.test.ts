@@ -1,5 +1,5 @@
 /**
- * The engine's /info kept between commands (src/detection/info-cache.ts), on the real engines:
+ * The engine's /info kept between commands (src/adapters/info-cache.ts), on the real engines:
  * a second adapter (a second command) gets the same facts from the state folder, and a file
  * made for another engine identity is not believed.
  */

@@ -13,7 +13,7 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {ContainerRuntime} from '../../src/adapters/types.js'
+import type {ContainerRuntime} from '../../src/engine/types.js'
 
 import {canConnect} from '../../src/lib/tcp.js'
 import {

@@ -2,7 +2,7 @@
  * What a user sees of `stigmer image pull` (no --json, output not a terminal: the plain
  * progress lines): the download, then the unpack phase, on the real engines, from the lab
  * registry. The event sequences behind it are unit-tested on recordings
- * (test/unit/services/layer-progress.test.ts); this checks the engines still send them.
+ * (test/unit/image/layer-progress.test.ts); this checks the engines still send them.
  */
 import {expect} from 'chai'
 import {mkdirSync, writeFileSync} from 'node:fs'

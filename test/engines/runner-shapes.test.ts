@@ -20,7 +20,7 @@ import {cpSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
-import {ENTRYPOINT_LABEL} from '../../src/services/image-build.js'
+import {ENTRYPOINT_LABEL} from '../../src/image/build.js'
 import {
   ENGINES,
   loadLab,

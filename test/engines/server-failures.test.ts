@@ -11,7 +11,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {ContainerRuntime} from '../../src/adapters/types.js'
+import type {ContainerRuntime} from '../../src/engine/types.js'
 
 import {
   CLI_BIN,

@@ -14,10 +14,10 @@ import {existsSync, readFileSync, readlinkSync, statSync, writeFileSync} from 'n
 import net from 'node:net'
 import {join} from 'node:path'
 
-import type {ContainerRuntime} from '../../src/adapters/types.js'
+import type {ContainerRuntime} from '../../src/engine/types.js'
 
 import {formatBytes} from '../../src/lib/format.js'
-import {CONTAINER_ENV} from '../../src/services/container-env.js'
+import {CONTAINER_ENV} from '../../src/server/env.js'
 import {
   ENGINES,
   loadLab,

@@ -15,13 +15,13 @@ import {homedir, tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import type {ContainerRuntime, Endpoint} from '../../src/adapters/types.js'
-import type {RuntimeContext} from '../../src/runtimes.js'
+import type {RuntimeContext} from '../../src/adapters/providers.js'
+import type {ContainerRuntime, Endpoint} from '../../src/engine/types.js'
 
 import {DockerAdapter} from '../../src/adapters/docker.js'
 import {PodmanAdapter} from '../../src/adapters/podman.js'
-import {currentMachine} from '../../src/detection/machine.js'
-import {probeEndpoint} from '../../src/detection/probe.js'
+import {currentMachine} from '../../src/engine/detection/machine.js'
+import {probeEndpoint} from '../../src/engine/detection/probe.js'
 
 export type EngineName = 'docker' | 'podman'
 

@@ -33,11 +33,11 @@ import {basename, join} from 'node:path'
 import tls from 'node:tls'
 import {promisify} from 'node:util'
 
-import type {ContainerRuntime} from '../../src/adapters/types.js'
+import type {ContainerRuntime} from '../../src/engine/types.js'
 
 import {DockerAdapter} from '../../src/adapters/docker.js'
 import {PodmanAdapter} from '../../src/adapters/podman.js'
-import {planBuild, stageContextFor} from '../../src/services/image-build.js'
+import {planBuild, stageContextFor} from '../../src/image/build.js'
 import {
   CLI_BIN,
   cliResult,
@@ -55,7 +55,7 @@ import {startTemporalStandin, type TemporalStandin} from './temporal-standin.js'
 
 const run = promisify(execFile)
 
-/** The name `server start` gives the container (src/services/server.ts). */
+/** The name `server start` gives the container (src/server/lifecycle.ts). */
 export const MANAGED_NAME = 'stigmer-agent-runner'
 
 // ---------------------------------------------------------------- cleanup of what this module makes

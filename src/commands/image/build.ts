@@ -2,9 +2,6 @@ import * as Flags from '@oclif/core/flags'
 import {join} from 'node:path'
 
 import {StigmerCommand} from '../../base-command.js'
-import {runtimeFlag} from '../../lib/flags.js'
-import {formatBytes} from '../../lib/format.js'
-import {buildViewFor, type BuildView} from '../../services/image-build-view.js'
 import {
   buildImage,
   type BuildOutcome,
@@ -12,7 +9,10 @@ import {
   describeProject,
   planBuild,
   stageContextFor,
-} from '../../services/image-build.js'
+} from '../../image/build.js'
+import {runtimeFlag} from '../../lib/flags.js'
+import {formatBytes} from '../../lib/format.js'
+import {buildViewFor, type BuildView} from '../../ui/build-view.js'
 
 /** What --stage-to prints (--json): where the context is and how to build it. */
 export interface StagedBuild {

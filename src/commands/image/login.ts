@@ -3,17 +3,17 @@ import * as Flags from '@oclif/core/flags'
 
 import {capabilitiesOf} from '../../adapters/capabilities.js'
 import {StigmerCommand} from '../../base-command.js'
-import {usageError} from '../../lib/errors.js'
-import {runtimeFlag} from '../../lib/flags.js'
-import {addSecret} from '../../lib/redact.js'
-import {checkLoginStore} from '../../services/credential-store.js'
+import {checkLoginStore} from '../../image/credential-store.js'
 import {
   DEFAULT_LOGIN_REGISTRY,
   type LoginResult,
   normalizeRegistry,
   readPassword,
   registryLogin,
-} from '../../services/image-login.js'
+} from '../../image/login.js'
+import {usageError} from '../../lib/errors.js'
+import {runtimeFlag} from '../../lib/flags.js'
+import {addSecret} from '../../lib/redact.js'
 
 export default class ImageLogin extends StigmerCommand {
   static override args = {

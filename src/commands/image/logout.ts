@@ -2,9 +2,9 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import {StigmerCommand} from '../../base-command.js'
+import {registryLogout, type LogoutResult, type StoreEngine} from '../../image/credential-store.js'
+import {DEFAULT_LOGIN_REGISTRY, normalizeRegistry} from '../../image/login.js'
 import {usageError} from '../../lib/errors.js'
-import {registryLogout, type LogoutResult, type StoreEngine} from '../../services/credential-store.js'
-import {DEFAULT_LOGIN_REGISTRY, normalizeRegistry} from '../../services/image-login.js'
 
 export default class ImageLogout extends StigmerCommand {
   static override args = {

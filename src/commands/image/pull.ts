@@ -1,15 +1,15 @@
 import * as Flags from '@oclif/core/flags'
 
 import {StigmerCommand} from '../../base-command.js'
+import {DEFAULT_PULL_RETRIES, DEFAULT_PULL_TIMEOUT_SECONDS, pullImage, type PullOutcome} from '../../image/pull.js'
+import {resolveImage} from '../../image/resolution.js'
+import {parseReleaseVersion} from '../../image/tags.js'
 import {loadConfig} from '../../lib/config.js'
 import {usageError} from '../../lib/errors.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {formatBytes, parseDurationSeconds} from '../../lib/format.js'
 import {DEFAULT_IMAGE_REPOSITORY, parseImageRef, pinnedImage} from '../../lib/image-ref.js'
 import {stigmerPaths} from '../../lib/paths.js'
-import {resolveImage} from '../../services/image-resolution.js'
-import {DEFAULT_PULL_RETRIES, DEFAULT_PULL_TIMEOUT_SECONDS, pullImage, type PullOutcome} from '../../services/pull.js'
-import {parseReleaseVersion} from '../../services/tags.js'
 import {taskReporter} from '../../ui/pull-reporter.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 

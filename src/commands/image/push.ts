@@ -1,10 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
 import {StigmerCommand} from '../../base-command.js'
-import {loadConfig} from '../../lib/config.js'
-import {runtimeFlag} from '../../lib/flags.js'
-import {DEFAULT_IMAGE_REPOSITORY, LOCAL_DEV_IMAGE} from '../../lib/image-ref.js'
-import {stigmerPaths} from '../../lib/paths.js'
 import {
   dryRunOutcome,
   type PushEvent,
@@ -12,7 +8,11 @@ import {
   type PushOutcome,
   planImagePush,
   validatePushFlags,
-} from '../../services/image-push.js'
+} from '../../image/push.js'
+import {loadConfig} from '../../lib/config.js'
+import {runtimeFlag} from '../../lib/flags.js'
+import {DEFAULT_IMAGE_REPOSITORY, LOCAL_DEV_IMAGE} from '../../lib/image-ref.js'
+import {stigmerPaths} from '../../lib/paths.js'
 import {progressLine} from '../../ui/pull-reporter.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 

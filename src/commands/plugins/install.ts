@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {StigmerCommand} from '../../base-command.js'
-import {installArgument, parsePluginSpec, pluginInstallError, type PluginSpec} from '../../services/plugin-install.js'
+import {installArgument, parsePluginSpec, pluginInstallError, type PluginSpec} from '../../plugins/install.js'
 
 export interface PluginsInstallResult {
   installed: Array<{input: string; name: string; version: string}>

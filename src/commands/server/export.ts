@@ -2,8 +2,8 @@ import * as Flags from '@oclif/core/flags'
 
 import {StigmerCommand} from '../../base-command.js'
 import {usageError} from '../../lib/errors.js'
-import {specInputsFromFlags} from '../../lib/server-inputs.js'
-import {DEFAULT_EXPORT_NAME, type ExportFormat, type ExportResult, exportServer} from '../../services/export.js'
+import {DEFAULT_EXPORT_NAME, type ExportFormat, type ExportResult, exportServer} from '../../server/export.js'
+import {specInputsFromFlags} from '../../server/inputs.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 import ServerStart from './start.js'
 

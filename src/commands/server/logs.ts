@@ -3,7 +3,7 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {stigmerPaths} from '../../lib/paths.js'
-import {followLogs, readLogs, parseSince} from '../../services/logs.js'
+import {followLogs, readLogs, parseSince} from '../../server/logs.js'
 
 export default class ServerLogs extends StigmerCommand {
   static override description = `Shows the agent-runner container's logs: its stdout on stdout, its stderr on stderr (with --all, everything on stdout, labelled).

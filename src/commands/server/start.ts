@@ -2,8 +2,8 @@ import * as Flags from '@oclif/core/flags'
 
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
-import {durationFlag, specInputsFromFlags} from '../../lib/server-inputs.js'
-import {type StartResult, startServer, type WaitFor} from '../../services/server.js'
+import {durationFlag, specInputsFromFlags} from '../../server/inputs.js'
+import {type StartResult, startServer, type WaitFor} from '../../server/lifecycle.js'
 import {taskUiFor, type TaskUi} from '../../ui/tasks.js'
 
 export default class ServerStart extends StigmerCommand {

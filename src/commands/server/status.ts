@@ -1,11 +1,11 @@
-import type {StatusResult} from '../../services/server.js'
+import type {StatusResult} from '../../server/lifecycle.js'
 
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
-import {serverStatusCommand} from '../../services/status-command.js'
+import {serverStatusCommand} from '../../server/status.js'
 
 // Scripts and tests import it from here too.
-export {statusExitCode} from '../../services/status-command.js'
+export {statusExitCode} from '../../server/status.js'
 
 export default class ServerStatus extends StigmerCommand {
   static override description = `Shows the agent-runner container: state (absent, created, running, restarting, exited with its code), health and the last health-check output, image reference and digest and whether it is the image this CLI pins, container id, uptime, engine, network mode and why, workspace path, and the environment it was given (secret values and URL passwords masked; on a terminal, escape sequences in what the container and image report are removed).

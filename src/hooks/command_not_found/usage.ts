@@ -4,7 +4,7 @@ import type {Hook} from '@oclif/core'
 const hook: Hook<'command_not_found'> = async function (options) {
   const [{usageError}, {writeError}] = await Promise.all([
     import('../../lib/errors.js'),
-    import('../../lib/render-error.js'),
+    import('../../ui/render-error.js'),
   ])
   const id = options.id.replaceAll(':', ' ')
   const known = options.config.commandIDs.map((c) => c.replaceAll(':', ' '))

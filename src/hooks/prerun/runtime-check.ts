@@ -10,8 +10,8 @@ const hook: Hook<'prerun'> = async function (options) {
   if (!command.needsRuntime) return
   if (options.argv.includes('--help') || options.argv.includes('-h')) return
   const [{getRuntime, runtimeFlagFromArgv}, {rememberedEngine}] = await Promise.all([
-    import('../../services/runtime.js'),
-    import('../../services/server-state.js'),
+    import('../../engine/choose.js'),
+    import('../../server/state.js'),
   ])
   try {
     await getRuntime({
@@ -20,7 +20,7 @@ const hook: Hook<'prerun'> = async function (options) {
       remembered: command.useRememberedRuntime ? rememberedEngine : undefined,
     })
   } catch (error) {
-    const {toStigmerError, writeError} = await import('../../lib/render-error.js')
+    const {toStigmerError, writeError} = await import('../../ui/render-error.js')
     const failure = toStigmerError(error)
     writeError(failure, options.argv.includes('--json'))
     // A plain throw in an oclif hook is swallowed; exit() carries the code out.

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {parseBuildStep} from '../../../src/adapters/build-step.js'
-import {stepLabel} from '../../../src/services/image-build.js'
+import {stepLabel} from '../../../src/image/build.js'
 
 describe('build steps, read once', () => {
   it("Docker's classic builder: Step 3/9 : RUN x", () => {

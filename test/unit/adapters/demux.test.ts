@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {Readable} from 'node:stream'
 
-import type {LogLine} from '../../../src/adapters/types.js'
+import type {LogLine} from '../../../src/engine/types.js'
 
 import {demuxLines} from '../../../src/adapters/engine-api.js'
 

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {classifyErrorText, isAuthFailure, isLocalStoreFailure} from '../../../src/adapters/errors.js'
+import {classifyErrorText, isAuthFailure, isLocalStoreFailure} from '../../../src/engine/errors.js'
 
 describe('engine and registry error text, read once', () => {
   it('a refused or missing login', () => {

@@ -1,8 +1,8 @@
 import {expect} from 'chai'
 import {PassThrough, Readable} from 'node:stream'
 
-import {RuntimeError} from '../../../src/adapters/errors.js'
 import {classifyStreamError, followJsonStream, type StreamMessage} from '../../../src/adapters/json-stream.js'
+import {RuntimeError} from '../../../src/engine/errors.js'
 import {rejectionOf} from '../../helpers/rejection.js'
 
 const rejection = async (promise: Promise<unknown>) => rejectionOf(promise, RuntimeError)

@@ -3,8 +3,8 @@ import {createServer, type Server} from 'node:net'
 
 import {DockerAdapter} from '../../../src/adapters/docker.js'
 import {toRuntimeError} from '../../../src/adapters/engine-api.js'
-import {RuntimeError} from '../../../src/adapters/errors.js'
-import {fakeMachine} from '../detection/fake-machine.js'
+import {RuntimeError} from '../../../src/engine/errors.js'
+import {fakeMachine} from '../engine/detection/fake-machine.js'
 
 /** Greets like an SSH server, then hangs up: what a server that refuses the session looks like to ssh2. */
 async function greetAndHangUp(): Promise<{port: number; server: Server}> {

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
+import {cleanLine} from '../../../src/image/build.js'
 import {forTerminal, liveTerminal, stripEscapes, useColor} from '../../../src/lib/terminal.js'
-import {cleanLine} from '../../../src/services/image-build.js'
 
 describe('terminal', () => {
   const hostile = [

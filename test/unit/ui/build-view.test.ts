@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {PassThrough} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {taskBuildView} from '../../../src/services/image-build-view.js'
+import {taskBuildView} from '../../../src/ui/build-view.js'
 import {listrTaskUi} from '../../../src/ui/tasks.js'
 
 describe('build view (a task per Dockerfile step)', () => {
