@@ -20,7 +20,11 @@
  */
 import type {Hook} from '@oclif/core'
 
+import type {ResolvedRuntime, SelectOptions} from './engine/choose.js'
 import type {RuntimeProvider} from './engine/types.js'
+
+import {getRuntime as chooseAndCreate} from './engine/choose.js'
+import {rememberedEngine} from './server/state.js'
 
 export {DOCKER_CAPABILITIES, genericCapabilities, PODMAN_CAPABILITIES} from './adapters/capabilities.js'
 
@@ -31,7 +35,6 @@ export {
   choiceWords,
   chooseEngine,
   type EngineDecision,
-  getRuntime,
   type ResolvedRuntime,
   runtimeProviders,
   type SelectOptions,
@@ -53,6 +56,16 @@ export {runtimeFlag} from './lib/flags.js'
 export {HOST_GLOBAL, type HostInfo} from './lib/host.js'
 export {parseImageRef} from './lib/image-ref.js'
 export {canConnect, grpcAnswers} from './lib/tcp.js'
+/**
+ * The engine for this process, detected once and shared with the CLI's own commands.
+ * `useRemembered: true` prefers the engine the last `server start` ran on (as `server status`
+ * does); the engine choice itself (src/engine/choose.ts) takes a reader of that record instead.
+ */
+export function getRuntime(options: SelectOptions & {useRemembered?: boolean} = {}): Promise<ResolvedRuntime> {
+  const {useRemembered, ...rest} = options
+  return chooseAndCreate(useRemembered ? {...rest, remembered: rest.remembered ?? rememberedEngine} : rest)
+}
+
 export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 
