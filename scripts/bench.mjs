@@ -5,6 +5,7 @@
 // Usage: npm run bench [-- --runs 15] [-- --skip-engine] [-- --engines docker,podman]
 //                      [-- --big-log-mb 1000] [-- --skip-pull] [-- --json] [-- --only status,--help]
 // --only: only the rows whose name contains one of the words (`node -e 0`, the baseline, always runs).
+// Exit code: 1 when a row could not be measured (FAILED); a row over its target (✘) is reported, not failed.
 // Needs a built CLI (npm run build). Engine benchmarks need the lab (scripts/lab.sh): its Docker
 // and Podman, its registry on 127.0.0.1:5000 (pull rows) and its busybox base image; they build
 // their own images from it and remove them at the end. Run the engine rows under the lab's lock
@@ -95,7 +96,7 @@ function row({baseline, baselineName, figure, name, target, unit = 'ms'}) {
     baseline: baselineName ? `${baselineName} (${Math.round(baseline)} ${unit})` : '',
     ratio: Number(ratio.toFixed(2)),
     target: target ? `<= ${target}` : '',
-    verdict: target ? (ratio <= target ? 'ok' : 'OVER') : '',
+    verdict: target ? (ratio <= target ? '✔' : '✘') : '',
   })
 }
 
@@ -517,4 +518,6 @@ console.log(
 )
 console.table(rows)
 if (args.includes('--json')) console.log(JSON.stringify(rows, null, 2))
-if (rows.some((r) => r.verdict === 'OVER' || r.verdict === 'FAILED')) process.exitCode = 1
+// A benchmark is not a test: a row over its target (✘) is a finding, not a failure. The exit
+// code says whether every row could be measured (CI runs the bench once, as a smoke check).
+if (rows.some((r) => r.verdict === 'FAILED')) process.exitCode = 1

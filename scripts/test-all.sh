@@ -99,6 +99,9 @@ fi
 if [[ $BUILD_OK -eq 1 ]]; then
   mocha_run "smoke tests" test:smoke
   mocha_run "engine suites" test:engines
+  # The bench once, as a smoke check: every row must be measured; its numbers are no gate
+  # (ratios on a shared CI machine say little; docs/performance.md has the real runs).
+  step "bench, smoke run (npm run bench -- --runs 1 --big-log-mb 50)" npm run --silent bench -- --runs 1 --big-log-mb 50
 else
   printf '\033[31mThe build failed: smoke and engine tests need the built CLI and were not run.\033[0m\n'
   STEP_NAMES+=("smoke and engine tests")
