@@ -189,3 +189,12 @@ export function parseEnvFlags(
 
   return {bad, env}
 }
+
+/** Namespace and task queue the runner polls, as the container gets them. */
+export function taskQueueOf(env: Readonly<Record<string, string | undefined>>): {namespace: string; taskQueue: string} {
+  return {
+    namespace: env.TEMPORAL_NAMESPACE || envDefault('TEMPORAL_NAMESPACE'),
+    taskQueue:
+      env.TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE || envDefault('TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE'),
+  }
+}

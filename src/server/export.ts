@@ -18,8 +18,9 @@ import {StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {parseImageRef} from '../lib/image-ref.js'
 import {isSecretName} from '../lib/redact.js'
-import {buildServerSpec, ensureImage, repoDigest, type ServerSpec, type StartRequest} from './lifecycle.js'
+import {ensureImage, type StartRequest} from './lifecycle.js'
 import {isLoopbackHost} from './network.js'
+import {buildServerSpec, repoDigest, type ServerSpec} from './spec.js'
 
 export type ExportFormat = 'compose' | 'kubernetes'
 

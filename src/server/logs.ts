@@ -8,7 +8,7 @@ import {parseDurationSeconds} from '../lib/format.js'
 import {addSecretsFromEnv, redact} from '../lib/redact.js'
 import {forTerminal} from '../lib/terminal.js'
 import {readLifecycle} from './lifecycle-log.js'
-import {CONTAINER_NAME} from './lifecycle.js'
+import {CONTAINER_NAME} from './spec.js'
 
 /** --since: a duration ago ("10m") as unix seconds, or an RFC 3339 time as given. */
 export function parseSince(value: string, now = Date.now()): number | string {

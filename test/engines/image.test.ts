@@ -82,7 +82,7 @@ interface ErrorJson {
 
 const timings: string[] = []
 
-/** The container `server start` manages (src/server/lifecycle.ts). */
+/** The container `server start` manages (src/server/spec.ts). */
 const MANAGED_NAME = 'stigmer-agent-runner'
 
 /** The engine's own CLI pointed at the lab socket. */

@@ -55,7 +55,7 @@ import {startTemporalStandin, type TemporalStandin} from './temporal-standin.js'
 
 const run = promisify(execFile)
 
-/** The name `server start` gives the container (src/server/lifecycle.ts). */
+/** The name `server start` gives the container (src/server/spec.ts). */
 export const MANAGED_NAME = 'stigmer-agent-runner'
 
 // ---------------------------------------------------------------- cleanup of what this module makes

@@ -1,4 +1,4 @@
-import type {StatusResult} from '../../server/lifecycle.js'
+import type {StatusResult} from '../../server/status.js'
 
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'

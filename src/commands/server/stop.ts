@@ -3,7 +3,8 @@ import * as Flags from '@oclif/core/flags'
 import {StigmerCommand} from '../../base-command.js'
 import {runtimeFlag} from '../../lib/flags.js'
 import {stigmerPaths} from '../../lib/paths.js'
-import {CONTAINER_NAME, stopServer, type StopResult} from '../../server/lifecycle.js'
+import {stopServer, type StopResult} from '../../server/lifecycle.js'
+import {CONTAINER_NAME} from '../../server/spec.js'
 import {taskUiFor} from '../../ui/tasks.js'
 
 export default class ServerStop extends StigmerCommand {

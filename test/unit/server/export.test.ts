@@ -24,7 +24,7 @@ import {
   renderExport,
   writeExport,
 } from '../../../src/server/export.js'
-import {buildServerSpec, type ServerSpecInput} from '../../../src/server/lifecycle.js'
+import {buildServerSpec, type ServerSpecInput} from '../../../src/server/spec.js'
 import composeSchema from '../../fixtures/schemas/compose-spec.json' with {type: 'json'}
 
 const SECRET = 'sk-ant-never-print-me-42'

@@ -1,32 +1,11 @@
 import {expect} from 'chai'
-import {chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
-import type {
-  ContainerInfo,
-  ContainerRuntime,
-  ContainerSpec,
-  HealthcheckRunResult,
-  LogLine,
-} from '../../../src/engine/types.js'
+import type {ContainerInfo, ContainerRuntime, HealthcheckRunResult, LogLine} from '../../../src/engine/types.js'
 
-import {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/capabilities.js'
-import {statusExitCode} from '../../../src/commands/server/status.js'
 import {InterruptedError, StigmerError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
-import {
-  containerUser,
-  ensureWorkspace,
-  HEAVY_PROBE_MS,
-  nextProbeInMs,
-  repoDigest,
-  specHash,
-  waitUntilReady,
-} from '../../../src/server/lifecycle.js'
+import {HEAVY_PROBE_MS, judgeHealth, nextProbeInMs, waitUntilReady} from '../../../src/server/readiness.js'
 import {rejectionOf} from '../../helpers/rejection.js'
-
-const native = {inVm: false, rootless: false}
 
 function info(over: Partial<ContainerInfo>): ContainerInfo {
   return {
@@ -89,160 +68,49 @@ const notReady = (): HealthcheckRunResult => ({
 
 const failure = async (promise: Promise<unknown>) => rejectionOf(promise, StigmerError)
 
-describe('server service', () => {
-  describe('ensureWorkspace: never re-owns through a link', () => {
-    const asRoot = process.getuid?.() === 0
-    let dir: string
+describe('server readiness', () => {
+  describe('judgeHealth: the one rule for "healthy" (server start and server status)', () => {
+    const pass = {exitCode: 0, status: 'healthy'} as const
+    const fail = {exitCode: 1, status: 'unhealthy'} as const
 
-    beforeEach(() => {
-      dir = mkdtempSync(join(tmpdir(), 'stigmer-ws-'))
-    })
-
-    afterEach(() => rmSync(dir, {force: true, recursive: true}))
-
-    it('a link planted at the default workspace, to a root-owned folder: refused (41), the target keeps its owner', function () {
-      if (!asRoot) this.skip()
-      const target = join(dir, 'root-owned')
-      mkdirSync(target)
-      chownSync(target, 0, 0)
-      const data = join(dir, 'data')
-      mkdirSync(data)
-      symlinkSync(target, join(data, 'workspace'))
-      let error: unknown
-      try {
-        ensureWorkspace(join(data, 'workspace'), {gid: 1000, uid: 1000}, true, 0)
-      } catch (error_) {
-        error = error_
-      }
-
-      expect(error).to.be.instanceOf(StigmerError)
-      expect((error as StigmerError).exit).to.equal(ExitCode.WORKSPACE)
-      expect((error as StigmerError).message).to.match(/symbolic link/)
-      expect(statSync(target).uid).to.equal(0)
-      expect(statSync(target).gid).to.equal(0)
-    })
-
-    it('a component above it that another user owns: refused, nothing re-owned', function () {
-      if (!asRoot) this.skip()
-      const data = join(dir, 'data')
-      mkdirSync(data)
-      chownSync(data, 4242, 4242)
-      let error: unknown
-      try {
-        ensureWorkspace(join(data, 'workspace'), {gid: 1000, uid: 1000}, true, 0)
-      } catch (error_) {
-        error = error_
-      }
-
-      expect((error as StigmerError).exit).to.equal(ExitCode.WORKSPACE)
-      expect((error as StigmerError).message).to.match(/another user \(uid 4242\)/)
-      expect(lstatSync(join(data, 'workspace')).uid).to.equal(0)
-    })
-
-    it('a real default workspace under root-owned folders goes to the image user', function () {
-      if (!asRoot) this.skip()
-      const ws = join(dir, 'data', 'workspace')
-      ensureWorkspace(ws, {gid: 1000, uid: 1000}, true, 0)
-      expect(statSync(ws).uid).to.equal(1000)
-      expect(statSync(ws).gid).to.equal(1000)
-      // The next start finds it already theirs.
-      ensureWorkspace(ws, {gid: 1000, uid: 1000}, true, 0)
-      expect(statSync(ws).uid).to.equal(1000)
-    })
-
-    it('a folder the user named is used through a link, and never re-owned', () => {
-      const target = join(dir, 'real')
-      mkdirSync(target)
-      symlinkSync(target, join(dir, 'named'))
-      const before = statSync(target).uid
-      ensureWorkspace(join(dir, 'named'), {gid: 1000, uid: 1000}, false)
-      expect(statSync(target).uid).to.equal(before)
-    })
-  })
-
-  describe('containerUser', () => {
-    it('Linux, native engine: runs as the host user so workspace files are theirs', () => {
-      expect(containerUser('linux', native, DOCKER_CAPABILITIES, 1500, 1500)).to.deep.equal({user: '1500:1500'})
-      expect(containerUser('linux', native, PODMAN_CAPABILITIES, 1500, 100)).to.deep.equal({user: '1500:100'})
-    })
-
-    it('root and uid 1000 keep the image user (never root inside)', () => {
-      expect(containerUser('linux', native, DOCKER_CAPABILITIES, 0, 0)).to.deep.equal({})
-      expect(containerUser('linux', native, DOCKER_CAPABILITIES, 1000, 1000)).to.deep.equal({})
-    })
-
-    it('rootless Podman: keep-id with the same uid', () => {
-      expect(containerUser('linux', {inVm: false, rootless: true}, PODMAN_CAPABILITIES, 1500, 1500)).to.deep.equal({
-        keepUserNamespace: true,
-        user: '1500:1500',
+    it('without a health check: healthy while it runs, health "none"', () => {
+      expect(judgeHealth({engineHealth: 'none', hasHealthcheck: false, running: true})).to.deep.equal({
+        health: 'none',
+        healthy: true,
       })
+      expect(judgeHealth({engineHealth: 'none', hasHealthcheck: false, running: false}).healthy).to.equal(false)
     })
 
-    it('a VM (Docker Desktop, Podman machine), another OS, or no uid: nothing to map', () => {
-      expect(containerUser('linux', {...native, inVm: true}, PODMAN_CAPABILITIES, 1500, 1500)).to.deep.equal({})
-      expect(containerUser('darwin', native, PODMAN_CAPABILITIES, 501, 20)).to.deep.equal({})
-
-      expect(containerUser('win32', native, PODMAN_CAPABILITIES, undefined, undefined)).to.deep.equal({})
-    })
-  })
-
-  describe('specHash', () => {
-    const spec: ContainerSpec = {
-      binds: [{containerPath: '/workspace', hostPath: '/home/u/.stigmer/data/workspace'}],
-      env: {A: '1', B: '2'},
-      image: 'ghcr.io/stigmer/agent-runner:v1.0.0',
-      labels: {anything: 'x'},
-      name: 'stigmer-agent-runner',
-      network: 'host',
-      restartPolicy: 'unless-stopped',
-    }
-
-    it('is stable: 16 hex digits, independent of env order and of labels', () => {
-      const hash = specHash(spec, 'sha256:aaa')
-      expect(hash).to.match(/^[\da-f]{16}$/)
-      expect(specHash({...spec, env: {B: '2', A: '1'}, labels: {other: 'y'}}, 'sha256:aaa')).to.equal(hash)
+    it("a check run just now wins over the engine's last verdict, both ways", () => {
+      expect(judgeHealth({engineHealth: 'healthy', hasHealthcheck: true, probe: fail, running: true})).to.deep.equal({
+        health: 'unhealthy',
+        healthy: false,
+      })
+      expect(judgeHealth({engineHealth: 'unhealthy', hasHealthcheck: true, probe: pass, running: true})).to.deep.equal({
+        health: 'healthy',
+        healthy: true,
+      })
+      // Podman may still say "starting" for a check that exited 0: it passed.
+      expect(
+        judgeHealth({
+          engineHealth: 'starting',
+          hasHealthcheck: true,
+          probe: {exitCode: 0, status: 'starting'},
+          running: true,
+        }),
+      ).to.deep.equal({health: 'healthy', healthy: true})
     })
 
-    it('changes with what makes another container: image id, env value, workspace, network, user', () => {
-      const hash = specHash(spec, 'sha256:aaa')
-      const variants = [
-        specHash(spec, 'sha256:bbb'),
-        specHash({...spec, env: {A: '1', B: '3'}}, 'sha256:aaa'),
-        specHash({...spec, env: {A: '1'}}, 'sha256:aaa'),
-        specHash({...spec, binds: [{containerPath: '/workspace', hostPath: '/srv/ws'}]}, 'sha256:aaa'),
-        specHash({...spec, network: 'bridge'}, 'sha256:aaa'),
-        specHash({...spec, user: '1500:1500'}, 'sha256:aaa'),
-        specHash({...spec, extraHosts: {'host.docker.internal': 'host-gateway'}}, 'sha256:aaa'),
-      ]
-      for (const v of variants) expect(v).to.not.equal(hash)
-      expect(new Set(variants).size).to.equal(variants.length)
-    })
-  })
-
-  describe('repoDigest', () => {
-    it("picks the digest of the repository being run, not a local build's name (Podman lists both)", () => {
-      const digests = [
-        'localhost/stigmer-dev/agent-runner@sha256:local',
-        '127.0.0.1:5000/team/agent-runner@sha256:remote',
-      ]
-      expect(repoDigest(digests, '127.0.0.1:5000/team/agent-runner:v1.0.0')).to.equal('sha256:remote')
-      expect(repoDigest(digests, 'localhost/stigmer-dev/agent-runner:v1')).to.equal('sha256:local')
-    })
-
-    it('matches Docker Hub names however they are spelled; falls back to the first; none when there are none', () => {
-      expect(repoDigest(['stigmer/agent-runner@sha256:a'], 'docker.io/stigmer/agent-runner:v1')).to.equal('sha256:a')
-      expect(repoDigest(['docker.io/library/busybox@sha256:b'], 'busybox:1')).to.equal('sha256:b')
-      expect(repoDigest(['other/x@sha256:c'], 'ghcr.io/stigmer/agent-runner:v1')).to.equal('sha256:c')
-      expect(repoDigest([], 'ghcr.io/stigmer/agent-runner:v1')).to.equal(undefined)
-    })
-  })
-
-  describe('statusExitCode', () => {
-    it('0 running and healthy, 4 running but not healthy, 3 not running', () => {
-      expect(statusExitCode({healthy: true, running: true})).to.equal(ExitCode.OK)
-      expect(statusExitCode({healthy: false, running: true})).to.equal(ExitCode.NOT_HEALTHY)
-      expect(statusExitCode({healthy: false, running: false})).to.equal(ExitCode.NOT_RUNNING)
-      expect([ExitCode.OK, ExitCode.NOT_RUNNING, ExitCode.NOT_HEALTHY]).to.deep.equal([0, 3, 4])
+    it("without a check run, the engine's verdict; never healthy when not running", () => {
+      expect(judgeHealth({engineHealth: 'healthy', hasHealthcheck: true, running: true}).healthy).to.equal(true)
+      expect(judgeHealth({engineHealth: 'starting', hasHealthcheck: true, running: true})).to.deep.equal({
+        health: 'starting',
+        healthy: false,
+      })
+      expect(judgeHealth({engineHealth: 'healthy', hasHealthcheck: true, running: false})).to.deep.equal({
+        health: 'healthy',
+        healthy: false,
+      })
     })
   })
 
