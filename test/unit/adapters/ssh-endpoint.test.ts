@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {createServer, type Server} from 'node:net'
 
 import {DockerAdapter} from '../../../src/adapters/docker.js'
-import {toRuntimeError} from '../../../src/adapters/engine-api.js'
+import {toRuntimeError} from '../../../src/adapters/engine-errors.js'
 import {RuntimeError} from '../../../src/engine/errors.js'
 import {fakeMachine} from '../engine/detection/fake-machine.js'
 
