@@ -45,39 +45,38 @@ export interface ManifestFlag {
 
 export type ParsedFlags = Record<string, boolean | string | string[] | undefined>
 
-/**
- * Parses argv with the flags a command declares, as its manifest records them; undefined
- * when argv or a flag needs more than this reads (oclif then parses it and reports).
- */
-export function parseDeclaredFlags(
-  flags: Readonly<Record<string, ManifestFlag>>,
-  argv: readonly string[],
-): ParsedFlags | undefined {
-  const options: NonNullable<ParseArgsConfig['options']> = {}
+/** Manifest fields that, when set, mean oclif does more with the flag than parseArgs would. */
+const OCLIF_ONLY = ['allowNo', 'multiple', 'options', 'env', 'required', 'deprecated'] as const
+/** Manifest lists that, when not empty, mean the same. */
+const OCLIF_ONLY_LISTS = ['dependsOn', 'exclusive', 'exactlyOne', 'relationships', 'aliases', 'charAliases'] as const
+
+/** Whether parseArgs reads this flag exactly as oclif would: a plain boolean or string, under its own name. */
+function isPlainFlag(name: string, flag: ManifestFlag): boolean {
+  return (
+    flag.name === name &&
+    (flag.type === 'boolean' || flag.type === 'option') &&
+    flag.default === undefined &&
+    (flag.char === undefined || /^[a-zA-Z]$/.test(flag.char)) &&
+    !OCLIF_ONLY.some((key) => flag[key]) &&
+    !OCLIF_ONLY_LISTS.some((key) => flag[key]?.length)
+  )
+}
+
+type ParseOptions = NonNullable<ParseArgsConfig['options']>
+
+/** parseArgs's options for the declared flags; undefined when one of them is not plain. */
+function parseOptionsOf(flags: Readonly<Record<string, ManifestFlag>>): ParseOptions | undefined {
+  const options: ParseOptions = {}
   for (const [name, flag] of Object.entries(flags)) {
-    const plain =
-      flag.name === name &&
-      (flag.type === 'boolean' || flag.type === 'option') &&
-      !flag.allowNo &&
-      !flag.multiple &&
-      !flag.options &&
-      flag.default === undefined &&
-      !flag.env &&
-      !flag.required &&
-      !flag.dependsOn?.length &&
-      !flag.exclusive?.length &&
-      !flag.exactlyOne?.length &&
-      !flag.relationships?.length &&
-      !flag.aliases?.length &&
-      !flag.charAliases?.length &&
-      !flag.deprecated &&
-      (flag.char === undefined || /^[a-zA-Z]$/.test(flag.char))
-    if (!plain) return undefined
+    if (!isPlainFlag(name, flag)) return undefined
     options[name] = {type: flag.type === 'boolean' ? 'boolean' : 'string', ...(flag.char ? {short: flag.char} : {})}
   }
 
-  // Help is oclif's to render.
-  if (argv.some((arg) => arg === '--help' || arg === '-h' || arg === '--')) return undefined
+  return options
+}
+
+/** argv parsed strictly with those options; undefined for anything oclif would read differently or report. */
+function parseStrictly(argv: readonly string[], options: ParseOptions): ParsedFlags | undefined {
   try {
     const {tokens, values} = parseArgs({allowPositionals: false, args: [...argv], options, strict: true, tokens: true})
     // A flag given twice: oclif's prerun hooks and its parser do not agree on which one counts; let oclif run it.
@@ -93,6 +92,21 @@ export function parseDeclaredFlags(
   } catch {
     return undefined
   }
+}
+
+/**
+ * Parses argv with the flags a command declares, as its manifest records them; undefined
+ * when argv or a flag needs more than this reads (oclif then parses it and reports).
+ */
+export function parseDeclaredFlags(
+  flags: Readonly<Record<string, ManifestFlag>>,
+  argv: readonly string[],
+): ParsedFlags | undefined {
+  const options = parseOptionsOf(flags)
+  if (!options) return undefined
+  // Help is oclif's to render.
+  if (argv.some((arg) => arg === '--help' || arg === '-h' || arg === '--')) return undefined
+  return parseStrictly(argv, options)
 }
 
 interface Manifest {

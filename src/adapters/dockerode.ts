@@ -2,9 +2,14 @@ import type DockerodeType from 'dockerode'
 import type {Socket} from 'node:net'
 import type {Duplex} from 'node:stream'
 
+import {readFileSync} from 'node:fs'
 import {Agent} from 'node:http'
 import Module, {createRequire} from 'node:module'
 import {userInfo} from 'node:os'
+
+import type {Endpoint} from '../engine/types.js'
+
+import {parseEndpointUrl} from '../engine/detection/endpoint.js'
 
 const require = createRequire(import.meta.url)
 
@@ -97,4 +102,102 @@ export function sshHttpAgent(target: SshTarget, readyTimeoutMs = 10_000): Agent 
   }
 
   return agent
+}
+
+/**
+ * docker-modem's constructor starts from what the process's env says (DOCKER_HOST,
+ * DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_PATH_PREFIX, DOCKER_CLIENT_TIMEOUT) and lays the
+ * given options over it key by key: a key left out comes from the env (a tcp DOCKER_HOST's
+ * host would win over a unix socketPath). The endpoint was chosen by detection already, so
+ * every one of those keys is given, unset unless the endpoint sets it.
+ */
+const NOTHING_FROM_ENV = {
+  ca: undefined,
+  cert: undefined,
+  host: undefined,
+  key: undefined,
+  pathPrefix: undefined,
+  port: undefined,
+  protocol: undefined,
+  socketPath: undefined,
+  timeout: undefined,
+  username: undefined,
+} as const
+
+/** The env variables docker-modem reads when it makes a client. */
+const DOCKER_ENV = ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH'] as const
+
+/**
+ * Builds the dockerode client for an endpoint, from the endpoint alone: nothing of the
+ * process's DOCKER_* env reaches it. `env` gives SSH_AUTH_SOCK for ssh:// endpoints.
+ */
+export function dockerodeFor(
+  ep: Endpoint,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): DockerodeType {
+  const options = {...NOTHING_FROM_ENV, ...clientOptions(ep, env)} as DockerodeType.DockerOptions
+  try {
+    return new Dockerode(options)
+  } catch (error) {
+    if (!DOCKER_ENV.some((name) => process.env[name] !== undefined)) throw error
+    // docker-modem reads the env before it looks at the options, and throws on what it cannot
+    // read (a DOCKER_HOST that is no URL, a DOCKER_CERT_PATH without the certificates) even
+    // though none of it would be used; no option turns that reading off. Only then are the
+    // variables hidden from it, for the synchronous constructor call alone (no other code can
+    // run in between), and put back at once.
+    const saved = DOCKER_ENV.map((name) => [name, process.env[name]] as const)
+    for (const [name] of saved) delete process.env[name]
+    try {
+      return new Dockerode(options)
+    } finally {
+      for (const [name, value] of saved) if (value !== undefined) process.env[name] = value
+    }
+  }
+}
+
+/** The options that say where the engine is and how to reach it. */
+function clientOptions(ep: Endpoint, env: Readonly<Record<string, string | undefined>>): DockerodeType.DockerOptions {
+  const parsed = parseEndpointUrl(ep.url, ep.source)
+  switch (parsed.protocol) {
+    case 'npipe':
+    case 'unix': {
+      return {socketPath: parsed.socketPath!}
+    }
+
+    case 'ssh': {
+      // Plain HTTP through an agent whose connections are `docker system dial-stdio` over SSH.
+      // docker-modem's own protocol: 'ssh' builds "ssh:host:port" request URLs that Node
+      // parses with a DEP0170 warning on every request.
+      return {
+        agent: sshHttpAgent({
+          host: parsed.host!,
+          port: parsed.port!,
+          ...(parsed.username ? {username: parsed.username} : {}),
+          ...(env.SSH_AUTH_SOCK ? {agent: env.SSH_AUTH_SOCK} : {}),
+        }),
+        host: parsed.host!,
+        port: parsed.port!,
+        protocol: 'http',
+      } as DockerodeType.DockerOptions
+    }
+
+    case 'tcp': {
+      const {tls} = ep
+      return {
+        host: parsed.host!,
+        port: parsed.port!,
+        protocol: tls ? 'https' : 'http',
+        ...(tls ? {ca: readIfThere(tls.ca), cert: readIfThere(tls.cert), key: readIfThere(tls.key)} : {}),
+      } as DockerodeType.DockerOptions
+    }
+  }
+}
+
+function readIfThere(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined
+  try {
+    return readFileSync(path)
+  } catch {
+    return undefined
+  }
 }

@@ -1,9 +1,6 @@
 import type Dockerode from 'dockerode'
 import type {Readable} from 'node:stream'
 
-import {readFileSync} from 'node:fs'
-import {StringDecoder} from 'node:string_decoder'
-
 import type {
   RuntimeContext,
   Bind,
@@ -20,7 +17,6 @@ import type {
   ExecOptions,
   ExecResult,
   HealthcheckRunResult,
-  HealthcheckSpec,
   HealthStatus,
   ImageInfo,
   LogLine,
@@ -34,84 +30,15 @@ import type {
   RegistryCredentials,
 } from '../engine/types.js'
 
-import {parseEndpointUrl} from '../engine/detection/endpoint.js'
-import {isAuthFailure, RuntimeError, type RuntimeErrorReason} from '../engine/errors.js'
+import {isAuthFailure, RuntimeError} from '../engine/errors.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {parseBuildStep} from './build-step.js'
-import {Dockerode as DockerodeClient, sshHttpAgent} from './dockerode.js'
+import {dockerodeFor} from './dockerode.js'
+import {toRuntimeError} from './engine-errors.js'
+import {fromHealthcheckSpec, parseHealthLabel, toHealthcheckSpec} from './healthcheck.js'
 import {EngineInfoCache, engineIdentity} from './info-cache.js'
 import {followJsonStream, type StreamMessage} from './json-stream.js'
-
-const NS = 1_000_000
-
-/** Where the image's health check is recorded as JSON, for engines that drop HEALTHCHECK (Podman OCI images). */
-export const HEALTHCHECK_LABEL = 'io.stigmer.healthcheck'
-
-/** Builds the dockerode client for an endpoint. */
-export function dockerodeFor(ep: Endpoint): Dockerode {
-  // docker-modem folds the process's DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
-  // into every client it makes (and throws on a malformed DOCKER_HOST). The endpoint was
-  // chosen by detection already: build the client without them.
-  const saved = {
-    DOCKER_CERT_PATH: process.env.DOCKER_CERT_PATH,
-    DOCKER_HOST: process.env.DOCKER_HOST,
-    DOCKER_TLS_VERIFY: process.env.DOCKER_TLS_VERIFY,
-  }
-  delete process.env.DOCKER_HOST
-  delete process.env.DOCKER_TLS_VERIFY
-  delete process.env.DOCKER_CERT_PATH
-  try {
-    return makeDockerode(ep)
-  } finally {
-    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v
-  }
-}
-
-function makeDockerode(ep: Endpoint): Dockerode {
-  const parsed = parseEndpointUrl(ep.url, ep.source)
-  const read = (p?: string) => {
-    if (!p) return undefined
-    try {
-      return readFileSync(p)
-    } catch {
-      return undefined
-    }
-  }
-
-  switch (parsed.protocol) {
-    case 'npipe':
-    case 'unix': {
-      return new DockerodeClient({socketPath: parsed.socketPath!})
-    }
-
-    case 'ssh': {
-      // Plain HTTP through an agent whose connections are `docker system dial-stdio` over SSH.
-      // docker-modem's own protocol: 'ssh' builds "ssh:host:port" request URLs that Node
-      // parses with a DEP0170 warning on every request.
-      return new DockerodeClient({
-        agent: sshHttpAgent({
-          host: parsed.host!,
-          port: parsed.port!,
-          ...(parsed.username ? {username: parsed.username} : {}),
-          ...(process.env.SSH_AUTH_SOCK ? {agent: process.env.SSH_AUTH_SOCK} : {}),
-        }),
-        host: parsed.host!,
-        port: parsed.port!,
-        protocol: 'http',
-      } as Dockerode.DockerOptions)
-    }
-
-    case 'tcp': {
-      const tls = ep.tls
-      return new DockerodeClient({
-        host: parsed.host!,
-        port: parsed.port!,
-        protocol: tls ? 'https' : 'http',
-        ...(tls ? {ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key)} : {}),
-      } as Dockerode.DockerOptions)
-    }
-  }
-}
+import {demuxLines, LineDemuxer} from './log-demux.js'
 
 /** The fields of the engine's /info that stigmer reads. */
 export interface EngineSystemInfo {
@@ -122,64 +49,6 @@ export interface EngineSystemInfo {
   readonly OperatingSystem?: string
   readonly SecurityOptions?: string[]
   readonly ServerVersion?: string
-}
-
-/** Socket errors that mean the engine cannot be reached (it stopped, or its address leads nowhere). */
-const UNREACHABLE_CODES = new Set([
-  'EAI_AGAIN',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOENT',
-  'ENOTFOUND',
-  'EPIPE',
-  'ETIMEDOUT',
-])
-
-/** Maps dockerode/HTTP errors to RuntimeError reasons. */
-export function toRuntimeError(error: unknown, what: string): RuntimeError {
-  if (error instanceof RuntimeError) return error
-  const e = error as {
-    code?: string
-    json?: {message?: string}
-    message?: string
-    name?: string
-    reason?: string
-    statusCode?: number
-  }
-  // docker-modem puts the engine's own words in `json.message`, or (for streamed
-  // endpoints such as pull) after "(HTTP code 500) server error - " in `message`.
-  const fromMessage = e.message?.replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim()
-  const detail = e.json?.message ?? (fromMessage || undefined) ?? e.reason ?? String(error)
-  const message = `${what}: ${detail}`.replace(/\s+$/, '')
-  if (e.name === 'AbortError' || e.code === 'ABORT_ERR')
-    return new RuntimeError('aborted', 'Cancelled.', {cause: error})
-  if (e.code !== undefined && UNREACHABLE_CODES.has(e.code)) {
-    return new RuntimeError('unreachable', message, {cause: error})
-  }
-
-  // ssh2 (ssh:// endpoints) marks its failures with a level: client-socket, client-timeout,
-  // client-authentication, handshake, protocol. Each means the engine cannot be reached.
-  if (typeof (error as {level?: unknown}).level === 'string') {
-    return new RuntimeError('unreachable', `${what}: the SSH connection to the engine failed: ${detail}`, {
-      cause: error,
-    })
-  }
-
-  if (e.code === 'EACCES' || e.code === 'EPERM') return new RuntimeError('permission', message, {cause: error})
-  return new RuntimeError(reasonOfAnswer(e.statusCode, detail), message, {
-    cause: error,
-    ...(e.statusCode ? {statusCode: e.statusCode} : {}),
-  })
-}
-
-/** What an engine's error answer means: by its HTTP status, else by its words (Podman answers 500 where Docker answers 409). */
-function reasonOfAnswer(statusCode: number | undefined, detail: string): RuntimeErrorReason {
-  if (statusCode === 401 || statusCode === 403) return 'auth'
-  if (statusCode === 404) return 'not-found'
-  if (statusCode === 409 || /already in use|container state improper/i.test(detail)) return 'conflict'
-  return isAuthFailure(detail) ? 'auth' : 'engine'
 }
 
 /** The build endpoint's query for one platform, from stigmer's build options. */
@@ -242,48 +111,6 @@ function authConfig(credentials: RegistryCredentials | undefined): Record<string
   return {password: credentials.password, serveraddress: credentials.registry, username: credentials.username}
 }
 
-export function toHealthcheckSpec(raw: Dockerode.HealthConfig | undefined): HealthcheckSpec | undefined {
-  if (!raw?.Test || raw.Test.length === 0 || raw.Test[0] === 'NONE') return undefined
-  const [kind, ...rest] = raw.Test
-  const test = kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : kind === 'CMD' ? rest : raw.Test
-  return {
-    test,
-    ...(raw.Interval ? {intervalMs: raw.Interval / NS} : {}),
-    ...(raw.Timeout ? {timeoutMs: raw.Timeout / NS} : {}),
-    ...(raw.StartPeriod ? {startPeriodMs: raw.StartPeriod / NS} : {}),
-    ...(raw.Retries ? {retries: raw.Retries} : {}),
-  }
-}
-
-function fromHealthcheckSpec(spec: HealthcheckSpec): Dockerode.HealthConfig {
-  // A shell check goes back as CMD-SHELL, the form images store: Podman 4 splits
-  // the arguments of a CMD check at spaces, so ['CMD', '/bin/sh', '-c', 'a b'] would run `sh -c a`.
-  const [shell, flag, script, ...extra] = spec.test
-  const shellForm = shell === '/bin/sh' && flag === '-c' && script !== undefined && extra.length === 0
-  return {
-    Test: shellForm ? ['CMD-SHELL', script] : ['CMD', ...spec.test],
-    ...(spec.intervalMs ? {Interval: spec.intervalMs * NS} : {}),
-    ...(spec.timeoutMs ? {Timeout: spec.timeoutMs * NS} : {}),
-    ...(spec.startPeriodMs ? {StartPeriod: spec.startPeriodMs * NS} : {}),
-    ...(spec.retries ? {Retries: spec.retries} : {}),
-  }
-}
-
-function parseHealthLabel(labels: Record<string, string> | undefined): HealthcheckSpec | undefined {
-  const raw = labels?.[HEALTHCHECK_LABEL]
-  if (!raw) return undefined
-  try {
-    const test = JSON.parse(raw) as unknown
-    if (Array.isArray(test) && test.every((t) => typeof t === 'string')) {
-      return toHealthcheckSpec({Test: test[0] === 'CMD' || test[0] === 'CMD-SHELL' ? test : ['CMD', ...test]})
-    }
-  } catch {
-    // a label we cannot read is no health check
-  }
-
-  return undefined
-}
-
 function envToRecord(env: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const entry of env ?? []) {
@@ -307,115 +134,6 @@ function parseBind(bind: string): Bind {
         ? {selinuxRelabel: 'shared' as const}
         : {}),
   }
-}
-
-/**
- * Splits the engine's multiplexed stdout/stderr stream (8-byte frame headers)
- * into lines, chunk by chunk and synchronously (no promise per line: 50 MB of
- * logs are ~600 000 lines). A container with a TTY sends a raw stream; then
- * everything is stdout.
- */
-export class LineDemuxer {
-  // A chunk or frame may end inside a multi-byte character.
-  private readonly decoders = {stderr: new StringDecoder('utf8'), stdout: new StringDecoder('utf8')}
-  /** Whether a stream's last frame ended inside a line. */
-  private readonly open: Record<'stderr' | 'stdout', boolean> = {stderr: false, stdout: false}
-  private readonly partial: Record<'stderr' | 'stdout', string> = {stderr: '', stdout: ''}
-  private pending: Buffer = Buffer.alloc(0)
-
-  constructor(private readonly options: {raw?: boolean; timestamps?: boolean} = {}) {}
-
-  /** The lines the stream has finished by its end (a last line without a newline included). */
-  end(): LogLine[] {
-    const out: LogLine[] = []
-    for (const kind of ['stdout', 'stderr'] as const) {
-      this.partial[kind] += this.decoders[kind].end()
-      if (this.partial[kind] !== '') out.push(this.toLine(kind, this.partial[kind]))
-      this.partial[kind] = ''
-    }
-
-    return out
-  }
-
-  /** The lines this chunk completes, in the order the engine sent them. */
-  push(chunk: Buffer | string): LogLine[] {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    const out: LogLine[] = []
-    if (this.options.raw) {
-      this.lines('stdout', this.decoders.stdout.write(buf), out)
-      return out
-    }
-
-    const pending = this.pending.length === 0 ? buf : Buffer.concat([this.pending, buf])
-    // Docker sends one frame per line: the payloads of consecutive frames of one stream are
-    // copied together and decoded and split once per run, not once per frame.
-    const run = Buffer.allocUnsafe(pending.length)
-    let runKind: 'stderr' | 'stdout' | undefined
-    let runEnd = 0
-    let offset = 0
-    while (pending.length - offset >= 8) {
-      const size = pending.readUInt32BE(offset + 4)
-      if (pending.length - offset < 8 + size) break
-      const kind = pending[offset] === 2 ? 'stderr' : 'stdout'
-      let payload = pending.subarray(offset + 8, offset + 8 + size)
-      offset += 8 + size
-      if (payload.length === 0) continue
-      if (kind !== runKind) {
-        if (runKind !== undefined) this.lines(runKind, this.decoders[runKind].write(run.subarray(0, runEnd)), out)
-        runKind = kind
-        runEnd = 0
-      }
-
-      // A line the engine stored in parts (Podman: a write without its newline; Docker: over
-      // 16 kB) comes as several frames, each with its own timestamp: the line keeps the first.
-      if (this.options.timestamps && this.open[kind]) payload = withoutTimestamp(payload)
-      this.open[kind] = payload.at(-1) !== 0x0a
-      runEnd += payload.copy(run, runEnd)
-    }
-
-    if (runKind !== undefined) this.lines(runKind, this.decoders[runKind].write(run.subarray(0, runEnd)), out)
-    // A copy: a view would keep the whole chunk alive until the next one.
-    this.pending = offset === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(offset))
-    return out
-  }
-
-  private lines(kind: 'stderr' | 'stdout', text: string, out: LogLine[]): void {
-    const parts = (this.partial[kind] + text).split('\n')
-    this.partial[kind] = parts.pop() ?? ''
-    for (const part of parts) out.push(this.toLine(kind, part))
-  }
-
-  private toLine(kind: 'stderr' | 'stdout', raw: string): LogLine {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (this.options.timestamps) {
-      const space = line.indexOf(' ')
-      if (space > 0 && /^\d{4}-\d\d-\d\dT/.test(line))
-        return {stream: kind, text: line.slice(space + 1), timestamp: line.slice(0, space)}
-    }
-
-    return {stream: kind, text: line, timestamp: undefined}
-  }
-}
-
-const FRAME_TIMESTAMP = /^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d) /
-
-/** A frame's payload without the timestamp the engine put in front of it (timestamps=1). */
-function withoutTimestamp(payload: Buffer): Buffer {
-  const match = FRAME_TIMESTAMP.exec(payload.subarray(0, 48).toString('latin1'))
-  return match ? payload.subarray(match[0].length) : payload
-}
-
-/**
- * LineDemuxer over a whole stream.
- * @yields one LogLine per line, in the order the engine sent them.
- */
-export async function* demuxLines(
-  stream: Readable,
-  options: {raw?: boolean; timestamps?: boolean},
-): AsyncGenerator<LogLine> {
-  const demux = new LineDemuxer(options)
-  for await (const chunk of stream) yield* demux.push(chunk as Buffer | string)
-  yield* demux.end()
 }
 
 /** One message of an engine's pull, push or build stream as a progress event; undefined for none. */
@@ -453,7 +171,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
     readonly endpoint: Endpoint,
     protected readonly ctx: RuntimeContext,
   ) {
-    this.client = dockerodeFor(endpoint)
+    this.client = dockerodeFor(endpoint, ctx.machine.env)
   }
 
   async buildImage(options: BuildOptions): Promise<BuildResult> {

@@ -2,7 +2,6 @@ import {expect} from 'chai'
 import {createServer, type Server} from 'node:net'
 
 import {DockerAdapter} from '../../../src/adapters/docker.js'
-import {toRuntimeError} from '../../../src/adapters/engine-api.js'
 import {RuntimeError} from '../../../src/engine/errors.js'
 import {fakeMachine} from '../engine/detection/fake-machine.js'
 
@@ -48,14 +47,5 @@ describe('ssh:// engine endpoints', () => {
       process.off('warning', onWarning)
       server.close()
     }
-  })
-
-  it('ssh2 failures (they carry a level) and socket errors map to unreachable', () => {
-    const auth = Object.assign(new Error('All configured authentication methods failed'), {
-      level: 'client-authentication',
-    })
-    expect(toRuntimeError(auth, 'Could not inspect x').reason).to.equal('unreachable')
-    for (const code of ['ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'])
-      expect(toRuntimeError(Object.assign(new Error(code), {code}), 'x').reason, code).to.equal('unreachable')
   })
 })

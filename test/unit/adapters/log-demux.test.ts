@@ -3,7 +3,7 @@ import {Readable} from 'node:stream'
 
 import type {LogLine} from '../../../src/engine/types.js'
 
-import {demuxLines} from '../../../src/adapters/engine-api.js'
+import {demuxLines} from '../../../src/adapters/log-demux.js'
 
 /** One frame of the engine's multiplexed stream: 1 = stdout, 2 = stderr. */
 function frame(stream: 1 | 2, text: Buffer | string): Buffer {
