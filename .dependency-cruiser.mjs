@@ -35,6 +35,14 @@ export default {
       to: {path: '^src/(server|image|doctor|ui|plugins|commands|hooks)/|^src/[^/]+[.]ts$'},
     },
     {
+      name: 'features-use-the-seam',
+      comment:
+        'Features and UI reach engines only through the seam (engine/): no adapter, so adding an engine touches no feature.',
+      severity: 'error',
+      from: {path: '^src/(server|image|doctor|plugins|ui)/'},
+      to: {path: '^src/adapters/'},
+    },
+    {
       name: 'features-do-not-reach-up',
       comment:
         'The feature folders (server, image, doctor, plugins) and ui/ never import commands, hooks or the base command.',

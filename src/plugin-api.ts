@@ -26,10 +26,11 @@ import type {RuntimeProvider} from './engine/types.js'
 import {getRuntime as chooseAndCreate} from './engine/choose.js'
 import {rememberedEngine} from './server/state.js'
 
-export {DOCKER_CAPABILITIES, genericCapabilities, PODMAN_CAPABILITIES} from './adapters/capabilities.js'
-
+export {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from './adapters/capabilities.js'
 export {dockerProvider, podmanProvider} from './adapters/providers.js'
+
 export {StigmerCommand} from './base-command.js'
+export {genericCapabilities} from './engine/capabilities.js'
 export {
   type ChoiceReason,
   choiceWords,

@@ -1,6 +1,6 @@
 /**
- * The capabilities of the built-in engines (see `EngineCapabilities` in ./types.ts), and the
- * defaults for a plugin runtime that declares none. Pure data: the providers (src/adapters/providers.ts)
+ * The capabilities of the built-in engines (see `EngineCapabilities` in src/engine/types.ts;
+ * what an engine that declares none gets is src/engine/capabilities.ts). Pure data: the providers (src/adapters/providers.ts)
  * and the adapters both point here, so a provider can answer before any adapter is loaded.
  */
 import type {EngineCapabilities} from '../engine/types.js'
@@ -28,25 +28,4 @@ export const PODMAN_CAPABILITIES: EngineCapabilities = {
   // The OCI format drops HEALTHCHECK.
   manualBuildFlags: ['--format', 'docker'],
   vmName: () => 'Podman machine',
-}
-
-/** What an engine that declares nothing is assumed to do: nothing special. */
-export function genericCapabilities(engine: {hostGatewayName?: string; name: string}): EngineCapabilities {
-  return {
-    hostAlias: engine.hostGatewayName ?? 'host.docker.internal',
-    hostAliasNeedsHostGateway: false,
-    keepIdWhenRootless: false,
-    manualBuildFlags: [],
-    rootlessHostNetworkIsolated: false,
-    vmName: () => `the ${engine.name} VM`,
-  }
-}
-
-/** The capabilities an engine (a provider or an adapter) declares, or the generic ones. */
-export function capabilitiesOf(engine: {
-  capabilities?: EngineCapabilities | undefined
-  hostGatewayName?: string
-  name: string
-}): EngineCapabilities {
-  return engine.capabilities ?? genericCapabilities(engine)
 }

@@ -2,9 +2,6 @@ import type {BuildOptions, BuildResult, RegistryCredentials} from '../engine/typ
 
 import {which} from '../engine/detection/machine.js'
 import {RuntimeError} from '../engine/errors.js'
-import {DOCKER_CAPABILITIES} from './capabilities.js'
-import {cliLogin} from './cli-login.js'
-import {EngineApiRuntime} from './engine-api.js'
 import {
   CredentialStoreError,
   dockerConfigPath,
@@ -13,7 +10,10 @@ import {
   runHelper,
   storeKey,
   writeAuthFile,
-} from './registry-auth.js'
+} from '../engine/registry-auth.js'
+import {DOCKER_CAPABILITIES} from './capabilities.js'
+import {cliLogin} from './cli-login.js'
+import {EngineApiRuntime} from './engine-api.js'
 
 /** Docker Engine (and Docker Desktop, Colima, OrbStack, Rancher Desktop) over the Engine API. */
 export class DockerAdapter extends EngineApiRuntime {

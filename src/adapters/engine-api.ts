@@ -30,9 +30,9 @@ import type {
   RegistryCredentials,
 } from '../engine/types.js'
 
+import {parseBuildStep} from '../engine/build-step.js'
 import {isAuthFailure, RuntimeError} from '../engine/errors.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {parseBuildStep} from './build-step.js'
 import {dockerodeFor} from './dockerode.js'
 import {toRuntimeError} from './engine-errors.js'
 import {fromHealthcheckSpec, parseHealthLabel, toHealthcheckSpec} from './healthcheck.js'
@@ -267,7 +267,7 @@ export abstract class EngineApiRuntime implements ContainerRuntime {
   }
 
   async credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
-    const {credentialsFromFile, dockerConfigPath} = await import('./registry-auth.js')
+    const {credentialsFromFile, dockerConfigPath} = await import('../engine/registry-auth.js')
     return credentialsFromFile(dockerConfigPath(this.ctx.machine.env as NodeJS.ProcessEnv), registry)
   }
 

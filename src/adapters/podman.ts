@@ -21,19 +21,19 @@ import type {
   RegistryCredentials,
 } from '../engine/types.js'
 
+import {parseBuildStep} from '../engine/build-step.js'
 import {which} from '../engine/detection/machine.js'
 import {probeEndpoint} from '../engine/detection/probe.js'
 import {RuntimeError} from '../engine/errors.js'
+import {credentialsFromFile, podmanAuthPaths} from '../engine/registry-auth.js'
 import {removeOnExit} from '../lib/exit-cleanup.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
-import {parseBuildStep} from './build-step.js'
 import {PODMAN_CAPABILITIES} from './capabilities.js'
 import {cliLogin} from './cli-login.js'
 import {EngineApiRuntime, type EngineSystemInfo} from './engine-api.js'
 import {toRuntimeError} from './engine-errors.js'
 import {toHealthcheckSpec} from './healthcheck.js'
 import {classifyStreamError} from './json-stream.js'
-import {credentialsFromFile, podmanAuthPaths} from './registry-auth.js'
 
 /**
  * Podman, through its Docker-compatible API service (a socket the user runs,

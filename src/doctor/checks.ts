@@ -15,7 +15,6 @@ import type {StigmerError} from '../lib/errors.js'
 import type {ServerState} from '../server/state.js'
 import type {CurrentUser, DiskFacts, SocketFacts, TcpProbe, WorkspaceFacts} from './facts.js'
 
-import {DOCKER_CAPABILITIES} from '../adapters/capabilities.js'
 import {choiceWords} from '../engine/choose.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {formatBytes} from '../lib/format.js'
@@ -287,15 +286,15 @@ export function networkCheck(input: {
   platform: NodeJS.Platform
   runtime?: string
   info?: Pick<EngineInfo, 'inVm' | 'name' | 'rootless'>
-  /** What the engine declares (host alias, ...); Docker's when no engine was found. */
-  capabilities?: EngineCapabilities
+  /** What the engine declares (host alias, ...); when no engine was found, the first one tried (Docker). */
+  capabilities: EngineCapabilities
   requested?: NetworkMode | undefined
   requestedSource?: string
   temporalAddress: string
 }): CheckResult & {mode: NetworkMode; reason: string} {
   const title = 'Host networking'
   const guessed = !input.info || !input.runtime
-  const capabilities = input.capabilities ?? DOCKER_CAPABILITIES
+  const {capabilities} = input
   const engineInfo = {
     capabilities,
     inVm: input.info?.inVm ?? input.platform !== 'linux',

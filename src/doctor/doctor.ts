@@ -14,7 +14,7 @@ import {homedir} from 'node:os'
 import type {MachineView} from '../engine/detection/strategies.js'
 import type {ContainerRuntime, EngineInfo, ImageInfo, RuntimeContext, RuntimeProvider} from '../engine/types.js'
 
-import {capabilitiesOf} from '../adapters/capabilities.js'
+import {capabilitiesOf} from '../engine/capabilities.js'
 import {
   chooseEngine,
   choiceWords,
@@ -459,17 +459,14 @@ function networkFor(
   const {chosenRuntimeName, config, info, runtime} = input
   // What the chosen engine declares (host alias, ...): its adapter's when one was built, else its provider's.
   const chosenProvider = chosenRuntimeName ? dc.providers.find((p) => p.name === chosenRuntimeName) : undefined
-  const chosenCapabilities = runtime
-    ? capabilitiesOf(runtime)
-    : chosenProvider
-      ? capabilitiesOf(chosenProvider)
-      : undefined
+  // No engine found: the first one detection tries (Docker) is the guess.
+  const chosenCapabilities = capabilitiesOf(runtime ?? chosenProvider ?? dc.providers[0]!)
   return networkCheck({
     platform: dc.platform,
     temporalAddress: input.temporalAddress,
     ...(chosenRuntimeName ? {runtime: chosenRuntimeName} : {}),
     ...(info ? {info} : {}),
-    ...(chosenCapabilities ? {capabilities: chosenCapabilities} : {}),
+    capabilities: chosenCapabilities,
     ...(config.network ? {requested: config.network, requestedSource: `network in ${dc.paths.configFile}`} : {}),
   })
 }

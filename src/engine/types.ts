@@ -84,7 +84,7 @@ export interface StatusProgress {
   readonly message: string
 }
 
-/** A step of a build, read from the engine's step line (src/adapters/build-step.ts). */
+/** A step of a build, read from the engine's step line (src/engine/build-step.ts). */
 export interface BuildStep {
   /** The line as the engine printed it: "Step 3/9 : RUN x", "[2/2] STEP 3/5: RUN x". */
   readonly line: string

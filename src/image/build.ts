@@ -3,8 +3,8 @@ import {isAbsolute, join, resolve} from 'node:path'
 
 import type {BuildResult, BuildStep, ContainerRuntime, ImageInfo, ProgressEvent} from '../engine/types.js'
 
-import {parseBuildStep} from '../adapters/build-step.js'
-import {capabilitiesOf} from '../adapters/capabilities.js'
+import {parseBuildStep} from '../engine/build-step.js'
+import {capabilitiesOf} from '../engine/capabilities.js'
 import {RuntimeError} from '../engine/errors.js'
 import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'

@@ -1,5 +1,6 @@
 import type {LoginStore} from '../engine/types.js'
 
+import {which} from '../engine/detection/machine.js'
 import {
   type AuthFile,
   CredentialStoreError,
@@ -11,8 +12,7 @@ import {
   runHelper,
   storeKey,
   writeAuthFile,
-} from '../adapters/registry-auth.js'
-import {which} from '../engine/detection/machine.js'
+} from '../engine/registry-auth.js'
 import {StigmerError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 

@@ -1,6 +1,6 @@
 import type {ContainerRuntime, LoginStore} from '../engine/types.js'
 
-import {capabilitiesOf} from '../adapters/capabilities.js'
+import {capabilitiesOf} from '../engine/capabilities.js'
 import {isLocalStoreFailure, RuntimeError} from '../engine/errors.js'
 import {InterruptedError, StigmerError, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'

@@ -10,7 +10,7 @@ import type {
 } from '../engine/types.js'
 import type {ResolvedImage} from '../image/resolution.js'
 
-import {capabilitiesOf} from '../adapters/capabilities.js'
+import {capabilitiesOf} from '../engine/capabilities.js'
 import {parseImageRef, registryOf} from '../lib/image-ref.js'
 import {buildContainerEnv, type ContainerEnvironment} from './env.js'
 import {chooseNetworkMode, extraHostsFor, type NetworkModeChoice} from './network.js'

@@ -19,7 +19,7 @@ import {join} from 'node:path'
 
 import type {ContainerRuntime, ImageInfo} from '../../src/engine/types.js'
 
-import {capabilitiesOf} from '../../src/adapters/capabilities.js'
+import {capabilitiesOf} from '../../src/engine/capabilities.js'
 import {LOCAL_DEV_IMAGE} from '../../src/lib/image-ref.js'
 import {extraHostsFor} from '../../src/server/network.js'
 import {

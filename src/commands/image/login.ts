@@ -1,8 +1,8 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {capabilitiesOf} from '../../adapters/capabilities.js'
 import {StigmerCommand} from '../../base-command.js'
+import {capabilitiesOf} from '../../engine/capabilities.js'
 import {checkLoginStore} from '../../image/credential-store.js'
 import {
   DEFAULT_LOGIN_REGISTRY,

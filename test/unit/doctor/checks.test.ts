@@ -318,6 +318,7 @@ describe('doctor checks', () => {
   describe('networkCheck', () => {
     it('Linux, local engine: host networking, ok', () => {
       const c = networkCheck({
+        capabilities: DOCKER_CAPABILITIES,
         info: dockerInfo,
         platform: 'linux',
         runtime: 'docker',
@@ -356,6 +357,7 @@ describe('doctor checks', () => {
 
     it('network from the config file wins, and a caveat makes it a warning', () => {
       const c = networkCheck({
+        capabilities: DOCKER_CAPABILITIES,
         info: {...dockerInfo, inVm: true},
         platform: 'darwin',
         requested: 'host',
@@ -368,7 +370,7 @@ describe('doctor checks', () => {
     })
 
     it('without an engine it guesses from the platform, as a warning', () => {
-      const c = networkCheck({platform: 'linux', temporalAddress: 'localhost:7233'})
+      const c = networkCheck({capabilities: DOCKER_CAPABILITIES, platform: 'linux', temporalAddress: 'localhost:7233'})
       expect(c).to.include({mode: 'host', status: 'warn'})
       expect(c.detail).to.match(/^no engine to ask/)
     })

@@ -7,8 +7,8 @@ import type {ContainerRuntime, RegistryCredentials} from '../../../src/engine/ty
 
 import {DOCKER_CAPABILITIES} from '../../../src/adapters/capabilities.js'
 import {DockerAdapter} from '../../../src/adapters/docker.js'
-import {podmanAuthFile} from '../../../src/adapters/registry-auth.js'
 import {RuntimeError} from '../../../src/engine/errors.js'
+import {podmanAuthFile} from '../../../src/engine/registry-auth.js'
 import {checkLoginStore, registryLogout} from '../../../src/image/credential-store.js'
 import {registryLogin} from '../../../src/image/login.js'
 import {StigmerError} from '../../../src/lib/errors.js'

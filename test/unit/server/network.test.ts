@@ -1,7 +1,8 @@
 import {expect} from 'chai'
 
-import {capabilitiesOf, DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/capabilities.js'
+import {DOCKER_CAPABILITIES, PODMAN_CAPABILITIES} from '../../../src/adapters/capabilities.js'
 import {dockerProvider, podmanProvider} from '../../../src/adapters/providers.js'
+import {capabilitiesOf} from '../../../src/engine/capabilities.js'
 import {
   chooseNetworkMode,
   extraHostsFor,

@@ -4,7 +4,7 @@
  * in front in multi-stage builds: "[2/2] STEP 3/5: RUN x". Adapters turn such a line into a
  * `step` progress event; services read the parsed step, never the text.
  */
-import type {BuildStep} from '../engine/types.js'
+import type {BuildStep} from './types.js'
 
 const STEP_LINE = /^(?:\[([^\]]+)\] )?(?:STEP|Step) (\d+\/\d+) ?:(?: ?(.*))?$/
 

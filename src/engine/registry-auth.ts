@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'no
 import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import type {RegistryCredentials} from '../engine/types.js'
+import type {RegistryCredentials} from './types.js'
 
 /** Docker's config.json and Podman's auth.json share this shape; other keys are kept as they are. */
 export interface AuthFile {

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {parseBuildStep} from '../../../src/adapters/build-step.js'
+import {parseBuildStep} from '../../../src/engine/build-step.js'
 import {stepLabel} from '../../../src/image/build.js'
 
 describe('build steps, read once', () => {
