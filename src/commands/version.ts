@@ -15,7 +15,7 @@ export interface VersionResult {
 }
 
 export default class Version extends StigmerCommand {
-  static override description = `Shows the CLI version, the agent-runner image it expects (pinned to this CLI version: ghcr.io/stigmer/agent-runner:v<version>, or STIGMER_AGENT_RUNNER_IMAGE when set), the Node.js version and platform, and the container engine stigmer would use (chosen as every command chooses it: STIGMER_CONTAINER_RUNTIME, runtime: in the config file, DOCKER_HOST, otherwise Docker before Podman), if it answers within a second (version never waits longer, and never starts an engine; stigmer doctor explains a missing one).`
+  static override description = `Shows the CLI version, the agent-runner image it expects (pinned to this CLI version: ghcr.io/stigmer/agent-runner:v<version>, or STIGMER_AGENT_RUNNER_IMAGE when set), the Node.js version and platform, and the container engine stigmer would use (chosen as every command chooses it: STIGMER_CONTAINER_RUNTIME, runtime: in the config file, DOCKER_HOST, otherwise Docker, then Podman, then the engines plugins add), if it answers within a second (version never waits longer, and never starts an engine; stigmer doctor explains a missing one).`
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
   static override summary = 'Show the CLI version and the agent-runner image it expects.'
 
