@@ -58,7 +58,7 @@ export function taskReporter(ui: TaskUi): PullReporter {
   let extracting = false
   return {
     begin(ref, size) {
-      ui.output(`Pulling ${ref}${size ? ` (${formatBytes(size)} to download)` : ''}...`)
+      ui.output(`Pulling ${ref}${size ? ` (${formatBytes(size)} to download)` : ''}...`, true)
     },
     end() {},
     message(text) {
@@ -69,8 +69,10 @@ export function taskReporter(ui: TaskUi): PullReporter {
       // The switch to extracting is drawn at once: no event may follow it until the pull ends.
       if (now - last < 100 && Boolean(stats.extracting) === extracting) return
       last = now
+      // Everything downloaded, the unpacking begins: a log says so even between its 5 s lines.
+      const unpackBegins = !extracting && Boolean(stats.extracting)
       extracting = Boolean(stats.extracting)
-      ui.output(progressLine(stats))
+      ui.output(progressLine(stats), unpackBegins)
     },
   }
 }

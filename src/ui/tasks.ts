@@ -14,8 +14,12 @@ import {forTerminal, liveTerminal, painter, stripEscapes, useColor} from '../lib
  */
 export interface TaskUi {
   start(title: string): void
-  /** The running task's latest progress (a pull bar, a probe result). */
-  output(text: string): void
+  /**
+   * The running task's latest progress (a pull bar, a probe result). In a log (no live
+   * terminal) progress is throttled to a line every 5 s; a `milestone` (a pull's size, the
+   * switch from download to unpack) is always written.
+   */
+  output(text: string, milestone?: boolean): void
   succeed(note?: string): void
   fail(note?: string): void
   skip(title: string, note: string): void
@@ -273,11 +277,11 @@ export function listrTaskUi(options: ListOptions = {}): TaskUi {
   return {
     fail: (note) => settle('failed', note),
     info: (text) => line(live ? shown(text) : shownPlain(text)),
-    output(text) {
+    output(text, milestone = false) {
       if (!current) return
       if (!live && !options.everyOutputLine) {
-        // Progress in a log is throttled: one line every 5 s at most.
-        if (Date.now() - lastOutput < 5000) return
+        // Progress in a log is throttled: one line every 5 s at most, milestones always.
+        if (!milestone && Date.now() - lastOutput < 5000) return
         lastOutput = Date.now()
       }
 

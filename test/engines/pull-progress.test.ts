@@ -63,8 +63,9 @@ describe('image pull progress (real engines, lab registry)', function () {
           timeoutMs: 240_000,
         })
         expect(result.code, result.stderr).to.equal(0)
-        const lines = result.stderr.split('\n').filter((l) => l.startsWith('pull: '))
-        expect(lines[0], result.stderr).to.match(/^pull: .* \([\d.]+ MB to download\)$/)
+        // The task list's plain lines (a pipe): the pull's task, its output lines (›), then its end.
+        const lines = result.stderr.split('\n').filter((l) => l.startsWith('› '))
+        expect(lines[0], result.stderr).to.match(/^› Pulling .* \([\d.]+ MB to download\)\.\.\.$/)
         // The line written when the download ends: Docker counts the layers it has unpacked once
         // it reports the first, Podman 4 says only that it unpacks.
         const unpacking = /\d+% [\d.]+ MB\/[\d.]+ MB {2}downloaded, unpacking(: \d\/4 layers done| 4 layers)$/
@@ -72,7 +73,9 @@ describe('image pull progress (real engines, lab registry)', function () {
           lines.some((l) => unpacking.test(l)),
           result.stderr,
         ).to.equal(true)
-        expect(lines.at(-1), result.stderr).to.match(/^pull: done, [\d.]+ MB$/)
+        expect(result.stderr.trim().split('\n').at(-1), result.stderr).to.match(
+          /^✔ Pull .* \([\d.]+ MB\) \[[\d.]+m?s\]$/,
+        )
       } finally {
         if (digest)
           await fetch(`http://${lab.registry}/v2/${repository}/manifests/${digest}`, {
