@@ -400,39 +400,6 @@ export function workspaceCheck(facts: WorkspaceFacts, input: {uid: number | unde
 
 // ---------------------------------------------------------------- temporal
 
-export interface HostPort {
-  readonly host: string
-  readonly port: number
-}
-
-/** host:port, [v6]:port, a bare host (port 7233), or a URL / gRPC dns:/// target. undefined when unparseable. */
-export function parseHostPort(address: string, defaultPort = 7233): HostPort | undefined {
-  let rest = address.trim()
-  const dns = /^dns:\/\/[^/]*\/(.*)$/i.exec(rest)
-  if (dns) rest = dns[1]!
-  rest = rest.replace(/^[a-z][\d+.a-z-]*:\/\//i, '').replace(/[#/?].*$/, '')
-  rest = rest.replace(/^[^@]*@/, '')
-  if (rest === '') return undefined
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest)
-  let host: string
-  let port: number
-  if (v6) {
-    host = v6[1]!
-    port = v6[2] === undefined ? defaultPort : Number(v6[2])
-  } else if ((rest.match(/:/g)?.length ?? 0) > 1) {
-    host = rest
-    port = defaultPort
-  } else {
-    const [h, p] = rest.split(':') as [string, string | undefined]
-    if (p !== undefined && !/^\d+$/.test(p)) return undefined
-    host = h
-    port = p === undefined ? defaultPort : Number(p)
-  }
-
-  if (host === '' || !Number.isInteger(port) || port <= 0 || port > 65_535) return undefined
-  return {host, port}
-}
-
 export function temporalCheck(input: {address: string; source: string; probe?: TcpProbe}): CheckResult {
   const title = 'Temporal'
   const from = input.source === 'default' ? ' (the default)' : ` (from ${input.source})`

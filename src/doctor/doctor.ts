@@ -29,6 +29,7 @@ import {resolveImage, type ResolvedImage} from '../image/resolution.js'
 import {loadConfig, type StigmerConfig} from '../lib/config.js'
 import {StigmerError} from '../lib/errors.js'
 import {resolveWorkspace, type StigmerPaths, stigmerPaths} from '../lib/paths.js'
+import {parseHostPort} from '../lib/tcp.js'
 import {buildContainerEnv} from '../server/env.js'
 import {readServerState} from '../server/state.js'
 import {temporalAnswers} from '../server/temporal.js'
@@ -45,7 +46,6 @@ import {
   exitCodeOf,
   imageCheck,
   networkCheck,
-  parseHostPort,
   rememberedCheck,
   socketCheck,
   temporalCheck,
@@ -644,7 +644,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorRun> {
   const workspace = workspaceFor(config, paths.defaultWorkspace, home, paths.configFile)
   // Independent of the engine: start them now, collect them at the end.
   // A real gRPC call (GetSystemInfo), not a TCP connect: only Temporal answers it.
-  const temporalProbe = parseHostPort(temporal.address)
+  const temporalProbe = parseHostPort(temporal.address, 7233)
     ? timed(() => temporalAnswers(temporal.address, options.temporalTimeoutMs ?? 2000))
     : Promise.resolve()
   const workspaceFacts = Promise.resolve().then(() => probeWorkspace(workspace.path))

@@ -1,25 +1,46 @@
 import {connect, type Socket} from 'node:net'
 
-/** Splits "host:port" (also "[::1]:7233" and URLs); undefined when it has no port. */
-export function splitHostPort(address: string): {host: string; port: number} | undefined {
-  let text = address.trim()
-  const scheme = /^[a-z][\w+.-]*:\/\//i.exec(text)
-  if (scheme) {
-    try {
-      const url = new URL(text)
-      const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
-      return {host: url.hostname.replaceAll(/^\[|\]$/g, ''), port}
-    } catch {
-      return undefined
-    }
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+/** The port a URL's scheme implies, where the URL names none. */
+const SCHEME_PORTS: Record<string, number> = {'http:': 80, 'https:': 443}
+
+/**
+ * The one reading of "where is it": host:port, [v6]:port, a bare host or v6 address, a URL
+ * (user info and path ignored), or a gRPC dns:///host:port target. A missing port is
+ * `defaultPort` (Temporal's 7233 for its address), else the URL scheme's, else the address
+ * has none and the answer is undefined, as it is for anything unparseable.
+ */
+export function parseHostPort(address: string, defaultPort?: number): HostPort | undefined {
+  let rest = address.trim()
+  const dns = /^dns:\/\/[^/]*\/(.*)$/i.exec(rest)
+  if (dns) rest = dns[1]!
+  const scheme = /^([a-z][\d+.a-z-]*:)\/\//i.exec(rest)?.[1]?.toLowerCase()
+  rest = rest.replace(/^[a-z][\d+.a-z-]*:\/\//i, '').replace(/[#/?].*$/, '')
+  rest = rest.replace(/^[^@]*@/, '')
+  if (rest === '') return undefined
+  const fallback = defaultPort ?? (scheme ? SCHEME_PORTS[scheme] : undefined)
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest)
+  let host: string
+  let port: number | undefined
+  if (v6) {
+    host = v6[1]!
+    port = v6[2] === undefined ? fallback : Number(v6[2])
+  } else if ((rest.match(/:/g)?.length ?? 0) > 1) {
+    host = rest
+    port = fallback
+  } else {
+    const [h, p] = rest.split(':') as [string, string | undefined]
+    if (p !== undefined && !/^\d+$/.test(p)) return undefined
+    host = h
+    port = p === undefined ? fallback : Number(p)
   }
 
-  text = text.replace(/\/.*$/, '')
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text)
-  if (!match) return undefined
-  const port = Number(match[2])
-  if (!Number.isInteger(port) || port <= 0 || port > 65_535) return undefined
-  return {host: match[1]!, port}
+  if (host === '' || port === undefined || !Number.isInteger(port) || port <= 0 || port > 65_535) return undefined
+  return {host, port}
 }
 
 /** True when a TCP connection to host:port succeeds within the timeout. */
@@ -53,7 +74,7 @@ async function probe(
   timeoutMs: number,
   watch: (socket: Socket, finish: (ok: boolean) => void) => void,
 ): Promise<boolean> {
-  const target = splitHostPort(address)
+  const target = parseHostPort(address)
   if (!target) return false
   return new Promise((resolve) => {
     const socket = connect({host: target.host, port: target.port})

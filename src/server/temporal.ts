@@ -1,6 +1,6 @@
 import {createRequire} from 'node:module'
 
-import {canConnect, splitHostPort} from '../lib/tcp.js'
+import {canConnect, parseHostPort} from '../lib/tcp.js'
 
 /**
  * Questions stigmer asks Temporal itself: two unary gRPC calls on Temporal's
@@ -54,7 +54,7 @@ const protobuf = (): Protobuf => createRequire(import.meta.url)('protobufjs/mini
 
 /** Temporal's client wants host:port; TEMPORAL_SERVICE_ADDRESS may be host alone (port 7233) or a URL. */
 export function dialAddress(address: string): string {
-  const parsed = splitHostPort(address)
+  const parsed = parseHostPort(address, 7233)
   if (parsed) return `${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`
   return `${address.trim()}:7233`
 }

@@ -18,7 +18,6 @@ import {
   formatMode,
   imageCheck,
   networkCheck,
-  parseHostPort,
   rememberedCheck,
   socketAccessVia,
   socketCheck,
@@ -31,6 +30,7 @@ import {resolveImage} from '../../../src/image/resolution.js'
 import {StigmerError, usageError} from '../../../src/lib/errors.js'
 import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {formatBytes} from '../../../src/lib/format.js'
+import {parseHostPort} from '../../../src/lib/tcp.js'
 
 const report = (url: string, source: string, extra: Partial<CandidateReport> = {}): CandidateReport => ({
   candidate: {endpoint: {source, url}, explicit: false, runtime: 'docker'},
@@ -462,7 +462,7 @@ describe('doctor checks', () => {
       ['', undefined],
     ]
     for (const [input, expected] of cases) {
-      it(`parses ${JSON.stringify(input)}`, () => expect(parseHostPort(input)).to.deep.equal(expected))
+      it(`parses ${JSON.stringify(input)}`, () => expect(parseHostPort(input, 7233)).to.deep.equal(expected))
     }
 
     it('answers: ok', () => {

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {type AddressInfo, createServer, type Server, type Socket} from 'node:net'
 
-import {canConnect, grpcAnswers, splitHostPort} from '../../../src/lib/tcp.js'
+import {canConnect, grpcAnswers, parseHostPort} from '../../../src/lib/tcp.js'
 
 /** A local TCP server; `onSocket` decides what it does with each connection. */
 async function listen(onSocket: (socket: Socket) => void): Promise<{address: string; server: Server}> {
@@ -19,11 +19,11 @@ async function close(server: Server): Promise<void> {
 }
 
 describe('tcp', () => {
-  it('splitHostPort: host:port, [v6]:port and URLs; undefined without a port', () => {
-    expect(splitHostPort('localhost:7233')).to.deep.equal({host: 'localhost', port: 7233})
-    expect(splitHostPort('[::1]:7233')).to.deep.equal({host: '::1', port: 7233})
-    expect(splitHostPort('http://localhost:11434/v1')).to.deep.equal({host: 'localhost', port: 11_434})
-    expect(splitHostPort('localhost')).to.equal(undefined)
+  it('parseHostPort: host:port, [v6]:port and URLs; undefined without a port', () => {
+    expect(parseHostPort('localhost:7233')).to.deep.equal({host: 'localhost', port: 7233})
+    expect(parseHostPort('[::1]:7233')).to.deep.equal({host: '::1', port: 7233})
+    expect(parseHostPort('http://localhost:11434/v1')).to.deep.equal({host: 'localhost', port: 11_434})
+    expect(parseHostPort('localhost')).to.equal(undefined)
   })
 
   it('a server that answers the greeting: both probes say yes', async () => {
