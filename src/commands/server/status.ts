@@ -23,7 +23,7 @@ Registered: status asks Temporal (DescribeTaskQueue, a gRPC call) for the poller
   static override summary = 'Show the state and health of the agent-runner container.'
   static override useRememberedRuntime = true
 
-  // What it does is in services/status-command.ts, shared with bin/run.js's fast path (src/fast-path.ts),
+  // What it does is in src/server/status.ts, shared with bin/run.js's fast path (src/fast-path.ts),
   // which parses these same flags from oclif's manifest of this class.
   async run(): Promise<StatusResult> {
     const {flags} = await this.parse(ServerStatus)
