@@ -45,7 +45,7 @@ function list(root: string, rel = ''): string[] {
   return out.sort()
 }
 
-describe('services/build-context', () => {
+describe('image/context', () => {
   describe('parseIgnoreFile', () => {
     it('drops comments and blank lines and trims', () => {
       expect(parseIgnoreFile('# c\n\n  tests/  \r\n*.pyc\n!keep.pyc\n')).to.deep.equal(['tests/', '*.pyc', '!keep.pyc'])

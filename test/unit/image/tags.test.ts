@@ -27,7 +27,7 @@ function usage(fn: () => unknown): StigmerError {
 
 const SHA = '0123456789abcdef0123456789abcdef01234567'
 
-describe('services/tags', () => {
+describe('image/tags', () => {
   describe('releaseTags', () => {
     it('gives a stable release its exact, minor, major and latest tags, most specific first', () => {
       expect(releaseTags('1.2.3')).to.deep.equal(['v1.2.3', 'v1.2', 'v1', 'latest'])

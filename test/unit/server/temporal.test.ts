@@ -14,7 +14,7 @@ import {
 } from '../../../src/server/temporal.js'
 import {startTemporalStandin, type TemporalStandin} from '../../helpers/temporal-standin.js'
 
-describe("services/temporal (against the stand-in built from Temporal's protos)", () => {
+describe("server/temporal (against the stand-in built from Temporal's protos)", () => {
   let standin: TemporalStandin | undefined
   let other: Server | undefined
 
