@@ -209,34 +209,30 @@ export async function pushImage(
     for (const ref of added.reverse()) await runtime.removeImage(ref).catch(() => {})
   }
 
-  return {
+  return outcomeOf(runtime, plan, {
     digest: pushed.find((p) => p.digest)?.digest,
     dryRun: false,
     durationMs: Date.now() - started,
-    held: plan.held,
-    kind: plan.kind,
-    manifestList: plan.manifestList,
     pushed,
-    registry: plan.registry,
-    repository: plan.repository,
-    revision: plan.revision,
-    runtime: runtime.name,
-    source: plan.source,
-    tags: plan.targets.map((t) => t.tag),
-    version: plan.version,
-  }
+  })
 }
 
 /** --dry-run: the same answer shape, nothing pushed. */
 export function dryRunOutcome(runtime: ContainerRuntime, plan: ImagePushPlan): PushOutcome {
+  return outcomeOf(runtime, plan, {digest: undefined, dryRun: true, durationMs: 0, pushed: []})
+}
+
+/** The answer of a push: the plan's facts, and what this run did. */
+function outcomeOf(
+  runtime: ContainerRuntime,
+  plan: ImagePushPlan,
+  run: Pick<PushOutcome, 'digest' | 'dryRun' | 'durationMs' | 'pushed'>,
+): PushOutcome {
   return {
-    digest: undefined,
-    dryRun: true,
-    durationMs: 0,
+    ...run,
     held: plan.held,
     kind: plan.kind,
     manifestList: plan.manifestList,
-    pushed: [],
     registry: plan.registry,
     repository: plan.repository,
     revision: plan.revision,

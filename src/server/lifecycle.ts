@@ -24,6 +24,7 @@ import {waitUntilReady, waitUntilRegistered} from './readiness.js'
 import {
   buildServerSpec,
   CONTAINER_NAME,
+  type ContainerChoices,
   findManaged,
   LABEL_SPEC_HASH,
   LABEL_WORKSPACE,
@@ -45,17 +46,11 @@ import {ensureWorkspace} from './workspace.js'
 
 export type PullPolicy = 'always' | 'missing' | 'never'
 
-export interface StartRequest {
+export interface StartRequest extends ContainerChoices {
   readonly runtime: ContainerRuntime
   readonly image: ResolvedImage
   readonly pull: PullPolicy
   readonly pullTimeoutMs: number
-  readonly network?: {mode: NetworkMode; source: string} | undefined
-  readonly workspace: string
-  readonly envFlags: Readonly<Record<string, string | undefined>>
-  readonly hostEnv: Readonly<Record<string, string | undefined>>
-  readonly configEnv: Readonly<Record<string, string>>
-  readonly extraEnv: Readonly<Record<string, string>>
   readonly timeoutMs: number
   readonly requireTemporal: boolean
   /** What "ready" means: the image's check passes (connected to Temporal), or also a poller on the task queue. */

@@ -92,13 +92,8 @@ export function specHash(spec: ContainerSpec, imageId: string): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16)
 }
 
-/** What `server start` builds its container from: the request, plus what the engine and the image say. */
-export interface ServerSpecInput {
-  readonly runtime: Pick<ContainerRuntime, 'capabilities' | 'hostGatewayName' | 'name'>
-  readonly engine: Pick<EngineInfo, 'inVm' | 'name' | 'rootless'>
-  readonly image: Pick<ResolvedImage, 'ref'>
-  /** The image's configured USER (ImageInfo.user). */
-  readonly imageUser: string
+/** What the user asked the container to be made of (flags, config, host env): `server start` and `server export` take it as is. */
+export interface ContainerChoices {
   /** --network and where it came from (flag, config); undefined: stigmer chooses. */
   readonly network?: {mode: NetworkMode; source: string} | undefined
   readonly workspace: string
@@ -106,6 +101,15 @@ export interface ServerSpecInput {
   readonly hostEnv: Readonly<Record<string, string | undefined>>
   readonly configEnv: Readonly<Record<string, string>>
   readonly extraEnv: Readonly<Record<string, string>>
+}
+
+/** What `server start` builds its container from: the request, plus what the engine and the image say. */
+export interface ServerSpecInput extends ContainerChoices {
+  readonly runtime: Pick<ContainerRuntime, 'capabilities' | 'hostGatewayName' | 'name'>
+  readonly engine: Pick<EngineInfo, 'inVm' | 'name' | 'rootless'>
+  readonly image: Pick<ResolvedImage, 'ref'>
+  /** The image's configured USER (ImageInfo.user). */
+  readonly imageUser: string
   readonly platform: NodeJS.Platform
   readonly uid: number | undefined
   readonly gid: number | undefined
